@@ -1,0 +1,76 @@
+"""Implementations the oracle can drive, behind one small protocol.
+
+An implementation is created from a trace's Params and then applies one
+operation at a time, returning the operation's Outcome (None for grow, free
+and cache_flush). It raises InvalidOperation for an operation the heap's
+state makes impossible, having changed nothing.
+
+`ModelImpl` is the reference model (model.pageheap.PageHeap). Later
+adapters (fast/, a subprocess speaking the trace format, the real Go
+runtime) implement the same protocol and are registered in IMPLEMENTATIONS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from model.errors import ModelError, ParameterError
+from model.geometry import Geometry
+from model.pageheap import PageHeap
+from oracle.trace import Op, Outcome, Params, outcome_of
+
+
+class Implementation(Protocol):
+    name: str
+
+    def apply(self, op: Op) -> Outcome | None: ...
+
+
+def make_geometry(params: Params) -> Geometry:
+    return Geometry(chunk_pages=params.chunk_pages)
+
+
+class ModelImpl:
+    name = "model"
+
+    def __init__(self, params: Params) -> None:
+        self.heap = PageHeap.create(make_geometry(params), params.phys_page_pages, params.huge_page_pages)
+
+    def apply(self, op: Op) -> Outcome | None:
+        return apply_to_heap(self.heap, op)
+
+
+def apply_to_heap(heap: PageHeap, op: Op) -> Outcome | None:
+    a = op.args
+    match op.kind:
+        case "grow":
+            heap.grow(a["chunk"], a["nchunks"])
+            return None
+        case "alloc":
+            return outcome_of(heap.alloc(a["npages"]))
+        case "free":
+            heap.free(a["page"], a["npages"])
+            return None
+        case "cache_fill":
+            return outcome_of(heap.cache_fill(a["cache"]))
+        case "cache_alloc":
+            return outcome_of(heap.cache_alloc(a["cache"], a["npages"]))
+        case "cache_flush":
+            heap.cache_flush(a["cache"])
+            return None
+        case "scavenge":
+            return outcome_of(heap.scavenge(a["npages"]))
+    raise ModelError(f"unknown op {op.kind!r}")
+
+
+IMPLEMENTATIONS: dict[str, Callable[[Params], Implementation]] = {"model": ModelImpl}
+
+
+def create(name: str, params: Params) -> Implementation:
+    """Build the named implementation; ParameterError if the params are out of its range."""
+    try:
+        factory = IMPLEMENTATIONS[name]
+    except KeyError:
+        raise ParameterError(f"unknown implementation {name!r} (known: {', '.join(IMPLEMENTATIONS)})") from None
+    return factory(params)

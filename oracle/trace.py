@@ -1,0 +1,249 @@
+"""Trace format v1 for the page allocator: parsing, checking and writing.
+
+A trace is JSON Lines, UTF-8. Line 1 is the header
+
+    {"trace": "pagealloc", "version": 1,
+     "params": {"chunk_pages": 512, "phys_page_pages": 1, "huge_page_pages": 256}}
+
+and every later line one operation (SPEC.md, "Trace format"):
+
+    {"op": "grow", "chunk": C, "nchunks": K}
+    {"op": "alloc", "npages": N, "expect": {"page": P or null, "scav": S}}
+    {"op": "free", "page": P, "npages": N}
+    {"op": "cache_fill", "cache": ID, "expect": {"base": P or null, "free": "0x..", "scav": "0x.."}}
+    {"op": "cache_alloc", "cache": ID, "npages": N, "expect": {"page": P or null, "scav": S}}
+    {"op": "cache_flush", "cache": ID}
+    {"op": "scavenge", "npages": N, "expect": {"released": R}}
+
+This module checks the form of each line (types, ranges, known ops); whether
+an operation is possible in the heap's state (a free of a page in use, a
+grow over a free chunk) is the model's to decide when the line runs. Every
+error is a TraceError naming the line.
+
+Results travel as `Outcome`: the `expect` object of a line, with hex bitmaps
+turned into ints so that they compare by value.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from model.results import AllocResult, CacheFill, ScavengeResult
+
+FORMAT_NAME = "pagealloc"
+VERSION = 1
+
+Outcome = dict[str, Any]
+
+
+class TraceError(ValueError):
+    """A line of a trace is malformed or impossible; `line` counts from 1 (the header)."""
+
+    def __init__(self, line: int, message: str) -> None:
+        super().__init__(f"line {line}: {message}")
+        self.line = line
+        self.message = message
+
+
+@attrs.frozen
+class Params:
+    chunk_pages: int = 512
+    phys_page_pages: int = 1
+    huge_page_pages: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return attrs.asdict(self)
+
+
+# For each op: its integer fields with their minimum value, and whether it has a result.
+OP_FIELDS: dict[str, dict[str, int]] = {
+    "grow": {"chunk": 0, "nchunks": 1},
+    "alloc": {"npages": 1},
+    "free": {"page": 0, "npages": 1},
+    "cache_fill": {"cache": 0},
+    "cache_alloc": {"cache": 0, "npages": 1},
+    "cache_flush": {"cache": 0},
+    "scavenge": {"npages": 1},
+}
+OPS_WITH_RESULT = ("alloc", "cache_fill", "cache_alloc", "scavenge")
+
+
+@attrs.frozen
+class Op:
+    kind: str
+    args: dict[str, int]
+    expect: Outcome | None = None
+    line: int = 0
+
+    def to_json(self, expect: Outcome | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"op": self.kind, **self.args}
+        exp = expect if expect is not None else self.expect
+        if exp is not None and self.kind in OPS_WITH_RESULT:
+            out["expect"] = outcome_to_json(self.kind, exp)
+        return out
+
+    def describe(self) -> str:
+        return json.dumps({"op": self.kind, **self.args})
+
+
+@attrs.frozen
+class Trace:
+    params: Params
+    ops: tuple[Op, ...]
+
+
+def is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _int_field(obj: dict[str, Any], name: str, minimum: int, line: int, where: str) -> int:
+    if name not in obj:
+        raise TraceError(line, f"{where}: missing field {name!r}")
+    value = obj[name]
+    if not is_int(value):
+        raise TraceError(line, f"{where}: field {name!r} must be an integer, got {json.dumps(value)}")
+    if value < minimum:
+        raise TraceError(line, f"{where}: field {name!r} must be >= {minimum}, got {value}")
+    return value
+
+
+def _page_or_null(obj: dict[str, Any], name: str, line: int, where: str) -> int | None:
+    if name not in obj:
+        raise TraceError(line, f"{where}: missing field {name!r}")
+    if obj[name] is None:
+        return None
+    return _int_field(obj, name, 0, line, where)
+
+
+def _hex64(obj: dict[str, Any], name: str, line: int, where: str) -> int:
+    value = obj.get(name)
+    if not isinstance(value, str) or len(value) != 18 or value[:2] not in ("0x", "0X"):
+        raise TraceError(line, f'{where}: field {name!r} must be "0x" and 16 hex digits, got {json.dumps(value)}')
+    try:
+        return int(value[2:], 16)
+    except ValueError:
+        raise TraceError(line, f"{where}: field {name!r} is not hexadecimal: {value!r}") from None
+
+
+def parse_expect(kind: str, raw: object, line: int) -> Outcome:
+    where = f"{kind} expect"
+    if not isinstance(raw, dict):
+        raise TraceError(line, f"{where} must be an object, got {json.dumps(raw)}")
+    if kind in ("alloc", "cache_alloc"):
+        return {"page": _page_or_null(raw, "page", line, where), "scav": _int_field(raw, "scav", 0, line, where)}
+    if kind == "cache_fill":
+        return {
+            "base": _page_or_null(raw, "base", line, where),
+            "free": _hex64(raw, "free", line, where),
+            "scav": _hex64(raw, "scav", line, where),
+        }
+    return {"released": _int_field(raw, "released", 0, line, where)}
+
+
+def parse_op(text: str, line: int) -> Op:
+    if not text.strip():
+        raise TraceError(line, "blank line")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TraceError(line, f"not valid JSON: {e.msg} at column {e.colno}") from None
+    if not isinstance(obj, dict):
+        raise TraceError(line, "an operation must be a JSON object")
+    kind = obj.get("op")
+    if kind not in OP_FIELDS:
+        known = ", ".join(OP_FIELDS)
+        raise TraceError(line, f"unknown op {json.dumps(kind)} (known: {known})")
+    args = {name: _int_field(obj, name, minimum, line, kind) for name, minimum in OP_FIELDS[kind].items()}
+    if kind == "cache_alloc" and args["npages"] > 64:
+        raise TraceError(line, f"cache_alloc: npages must be <= 64, got {args['npages']}")
+    expect = None
+    if kind in OPS_WITH_RESULT and "expect" in obj:
+        expect = parse_expect(kind, obj["expect"], line)
+    return Op(kind, args, expect, line)
+
+
+def parse_header(text: str) -> Params:
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise TraceError(1, f"header is not valid JSON: {e.msg} at column {e.colno}") from None
+    if not isinstance(obj, dict) or obj.get("trace") != FORMAT_NAME:
+        raise TraceError(1, f'header must be an object with "trace": "{FORMAT_NAME}"')
+    if obj.get("version") != VERSION or not is_int(obj.get("version")):
+        raise TraceError(1, f"unsupported trace version {json.dumps(obj.get('version'))} (this reads {VERSION})")
+    params = obj.get("params")
+    if not isinstance(params, dict):
+        raise TraceError(1, 'header: missing object "params"')
+    return Params(
+        chunk_pages=_int_field(params, "chunk_pages", 1, 1, "params"),
+        phys_page_pages=_int_field(params, "phys_page_pages", 1, 1, "params"),
+        huge_page_pages=_int_field(params, "huge_page_pages", 0, 1, "params"),
+    )
+
+
+def iter_lines(text: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) for every line; a final newline does not make an extra line."""
+    lines = text.split("\n")
+    if text.endswith("\n"):
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        yield number, line.removesuffix("\r")
+
+
+def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
+    """The header now and the operations lazily, so that a bad line stops replay exactly there."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise TraceError(text_line_of(path.read_bytes(), e.start), "not valid UTF-8") from None
+    lines = iter_lines(text)
+    first = next(lines, None)
+    if first is None or not first[1].strip():
+        raise TraceError(1, "empty trace: the first line must be the header")
+    params = parse_header(first[1])
+    return params, (parse_op(line, number) for number, line in lines)
+
+
+def text_line_of(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, offset) + 1
+
+
+def load(path: Path) -> Trace:
+    params, ops = read_header_and_ops(path)
+    return Trace(params, tuple(ops))
+
+
+def header_json(params: Params) -> dict[str, Any]:
+    return {"trace": FORMAT_NAME, "version": VERSION, "params": params.to_json()}
+
+
+def dumps(params: Params, ops: list[tuple[Op, Outcome | None]]) -> str:
+    lines = [json.dumps(header_json(params))]
+    lines += [json.dumps(op.to_json(expect)) for op, expect in ops]
+    return "\n".join(lines) + "\n"
+
+
+# Outcomes.
+
+
+def outcome_of(result: AllocResult | CacheFill | ScavengeResult) -> Outcome:
+    if isinstance(result, AllocResult):
+        return {"page": result.page, "scav": result.scav}
+    if isinstance(result, CacheFill):
+        return {"base": result.base, "free": result.free, "scav": result.scav}
+    return {"released": result.released}
+
+
+def outcome_to_json(kind: str, outcome: Outcome) -> dict[str, Any]:
+    if kind == "cache_fill":
+        return {"base": outcome["base"], "free": f"0x{outcome['free']:016x}", "scav": f"0x{outcome['scav']:016x}"}
+    return dict(outcome)
+
+
+def show(kind: str, outcome: Outcome | None) -> str:
+    return "nothing" if outcome is None else json.dumps(outcome_to_json(kind, outcome))
