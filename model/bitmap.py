@@ -45,18 +45,25 @@ def range_mask(word_index: int, i: Any, n: Any) -> Word:
     return words.low_mask(hi) & words.bnot(words.low_mask(lo))
 
 
+def words_touched(b: Bits, i: Any, n: Any) -> range:
+    """The words whose range_mask may be non-zero: for ints just those holding [i, i+n), else all."""
+    if isinstance(i, int) and isinstance(n, int):
+        return range(max(i, 0) // 64, min((i + n - 1) // 64 + 1, len(b)))
+    return range(len(b))
+
+
 def set_range(b: Bits, i: int, n: int) -> None:
-    for k in range(len(b)):
+    for k in words_touched(b, i, n):
         b[k] |= range_mask(k, i, n)
 
 
 def clear_range(b: Bits, i: int, n: int) -> None:
-    for k in range(len(b)):
+    for k in words_touched(b, i, n):
         b[k] &= words.bnot(range_mask(k, i, n))
 
 
 def popcnt_range(b: Bits, i: int, n: int) -> int:
-    return sum(words.popcount(b[k] & range_mask(k, i, n)) for k in range(len(b)))
+    return sum(words.popcount(b[k] & range_mask(k, i, n)) for k in words_touched(b, i, n))
 
 
 def get(b: Bits, i: int) -> int:

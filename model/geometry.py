@@ -14,9 +14,9 @@ Go's amd64 layout (mpagealloc.go, mpagealloc_64bit.go): 8 KiB pages, 512-page
 chunks (4 MiB), 5 levels, 2**14 root entries of 16 GiB each, 8 children per
 entry below, 48-bit heap addresses.
 
-Invariant: the root entry's page count, 2**level_log_pages(0), must fit in a
-packed summary field, whose largest value is 2**log_max_packed; Go checks the
-same at start-up (pageAlloc.init).
+A packed summary field has log_max_packed bits, which is exactly
+level_log_pages(0): the root entry's page count 2**log_max_packed is the one
+value that does not fit, hence the fully-free special case (model.summary).
 """
 
 from __future__ import annotations
@@ -63,8 +63,6 @@ class Geometry:
             raise ParameterError(
                 f"chunk_pages must be a multiple of {WORD_BITS} (bitmaps are 64-bit words), got {self.chunk_pages}"
             )
-        if self.level_log_pages(0) > self.log_max_packed:
-            raise ParameterError("root level page count does not fit in a packed summary field")
 
     @property
     def log_chunk_pages(self) -> int:

@@ -73,20 +73,39 @@ def summarize_levels(alloc_bits: Mapping[int, bitmap.Bits], geometry: Geometry) 
 def update_tree(
     tree: Tree, alloc_bits: Mapping[int, bitmap.Bits], geometry: Geometry, first_page: int, npages: int
 ) -> None:
-    """Re-summarize the chunks holding pages [first_page, first_page+npages) and their ancestors."""
+    """Re-summarize the chunks holding pages [first_page, first_page+npages) and their ancestors.
+
+    As in Go's pageAlloc.update, a level whose entries all kept their value
+    ends the walk: the levels above are merges of unchanged children.
+    """
     last_page = first_page + npages - 1
+    changed = False
     for chunk in range(geometry.chunk_of(first_page), geometry.chunk_of(last_page) + 1):
-        _store(tree[-1], chunk, summarize_chunk(alloc_bits[chunk]))
+        changed |= _store(tree[-1], chunk, summarize_chunk(alloc_bits[chunk]))
     for level in range(geometry.levels - 2, -1, -1):
+        if not changed:
+            return
+        changed = False
         for index in range(geometry.entry_of(level, first_page), geometry.entry_of(level, last_page) + 1):
-            _store(tree[level], index, merge_children(tree[level + 1], geometry, level, index))
+            changed |= _store(tree[level], index, merge_children(tree[level + 1], geometry, level, index))
 
 
-def _store(level: dict[int, Summary], index: int, s: Summary) -> None:
+def _store(level: dict[int, Summary], index: int, s: Summary) -> bool:
+    """Store s at index (dropping zero summaries); whether the entry changed."""
+    if level.get(index, ZERO) == s:
+        return False
     if s.is_zero():
-        level.pop(index, None)
+        del level[index]
     else:
         level[index] = s
+    return True
+
+
+def nonzero_entries(level: dict[int, Summary], lo: int, hi: int) -> list[tuple[int, Summary]]:
+    """The non-zero entries with index in [lo, hi), in index order."""
+    if hi - lo <= 64:
+        return [(k, level[k]) for k in range(lo, hi) if k in level]
+    return sorted((k, s) for k, s in level.items() if lo <= k < hi)
 
 
 def tree_find(
@@ -117,11 +136,12 @@ def tree_find(
             j0 = search_index % block
         base = size = 0
         descend = False
-        for j in range(j0, block):
-            s = tree[level].get(i + j, ZERO)
-            if s.is_zero():
-                size = 0
-                continue
+        previous = None
+        for index, s in nonzero_entries(tree[level], i + j0, i + block):
+            j = index - i
+            if previous is not None and index != previous + 1:
+                size = 0  # a zero entry lay between: Go resets the run on it
+            previous = index
             found_free(g.entry_base(level, i + j), width)
             if size + s.start >= npages:
                 if size == 0:

@@ -1,0 +1,1189 @@
+// Conformance-trace generator for the page allocator (not part of the Go
+// distribution).
+//
+// oracle/gotracegen.py adds this file and tracegen_export_test.go to package
+// runtime's tests with `go test -overlay`. TestPageAllocTraceGen does nothing
+// unless PAGEALLOC_TRACEGEN_SPEC is set, either to a JSON document or to the
+// path of a file holding one:
+//
+//	{"traces": [{"out": "/abs/path.jsonl", "profile": "churn", "seed": 1,
+//	             "ops": 1500, "phys_page_bytes": null, "huge_page_bytes": null}]}
+//
+// For every entry it builds an empty test-mode page allocator, drives it with
+// a seeded stream of operations that are valid by construction, and writes a
+// trace (format v1, JSON Lines) whose "expect" fields are whatever the real
+// allocator returned. phys_page_bytes / huge_page_bytes, when given, replace
+// the runtime's physical and huge page sizes for the duration of each
+// scavenge (see TraceGenScavenge); everything else in the allocator ignores
+// them.
+//
+// The generator keeps its own shadow of which pages the allocator considers
+// allocated (live allocations plus pages held by caches). It uses the shadow
+// to steer the scripted scenarios, compares it with the allocator's bitmaps
+// every so often (any difference is a generator bug and fails the test), and
+// counts allocations whose result differs from a plain address-ordered first
+// fit, which it reports in the test log.
+//
+// All top-level names start with tg so they cannot clash with the rest of
+// package runtime_test.
+
+package runtime_test
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math/bits"
+	"math/rand"
+	"os"
+	"sort"
+	"strings"
+	"testing"
+
+	"runtime"
+)
+
+const (
+	tgSpecEnv    = "PAGEALLOC_TRACEGEN_SPEC"
+	tgChunkPages = int(runtime.PallocChunkPages)
+	tgCachePages = int(runtime.PageCachePages)
+)
+
+// tgJob describes one trace to produce.
+type tgJob struct {
+	Out           string  `json:"out"`
+	Profile       string  `json:"profile"`
+	Seed          int64   `json:"seed"`
+	Ops           int     `json:"ops"`
+	PhysPageBytes *uint64 `json:"phys_page_bytes"`
+	HugePageBytes *uint64 `json:"huge_page_bytes"`
+}
+
+type tgSpec struct {
+	Traces []tgJob `json:"traces"`
+}
+
+func TestPageAllocTraceGen(t *testing.T) {
+	raw := strings.TrimSpace(os.Getenv(tgSpecEnv))
+	if raw == "" {
+		t.Skip(tgSpecEnv + " not set; this test only generates traces on request")
+	}
+	data := []byte(raw)
+	if !strings.HasPrefix(raw, "{") {
+		var err error
+		if data, err = os.ReadFile(raw); err != nil {
+			t.Fatalf("reading spec: %v", err)
+		}
+	}
+	var spec tgSpec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		t.Fatalf("parsing spec: %v", err)
+	}
+	if len(spec.Traces) == 0 {
+		// Also accept a single job object at the top level.
+		var job tgJob
+		if err := json.Unmarshal(data, &job); err != nil || job.Out == "" {
+			t.Fatalf("spec has no traces")
+		}
+		spec.Traces = []tgJob{job}
+	}
+	for _, job := range spec.Traces {
+		tgRunJob(t, job)
+	}
+}
+
+// tgProfiles maps a profile name to the driver that fills the op budget.
+var tgProfiles = map[string]func(g *tgGen){
+	"churn":          (*tgGen).runChurn,
+	"cross_chunk":    (*tgGen).runCrossChunk,
+	"cache_heavy":    (*tgGen).runCacheHeavy,
+	"scavenge_heavy": (*tgGen).runScavengeHeavy,
+	"exhaustion":     (*tgGen).runExhaustion,
+	"sparse":         (*tgGen).runSparse,
+}
+
+func tgRunJob(t *testing.T, job tgJob) {
+	run, ok := tgProfiles[job.Profile]
+	if !ok {
+		t.Fatalf("unknown profile %q", job.Profile)
+	}
+	if job.Out == "" || job.Ops <= 0 {
+		t.Fatalf("job needs out and ops > 0: %+v", job)
+	}
+	phys, huge := runtime.TraceGenPageSizes()
+	override := false
+	if job.PhysPageBytes != nil {
+		phys, override = uintptr(*job.PhysPageBytes), true
+	}
+	if job.HugePageBytes != nil {
+		huge, override = uintptr(*job.HugePageBytes), true
+	}
+	if override {
+		// The scavenger needs a power-of-two physical page of at most 64
+		// runtime pages; reject anything else before it can throw.
+		if phys == 0 || phys&(phys-1) != 0 || phys > 64*runtime.PageSize {
+			t.Fatalf("unsupported phys_page_bytes %d", phys)
+		}
+		if huge&(huge-1) != 0 || huge > uintptr(tgChunkPages)*runtime.PageSize {
+			t.Fatalf("unsupported huge_page_bytes %d", huge)
+		}
+	}
+	physPages := int(phys / runtime.PageSize)
+	if physPages < 1 {
+		physPages = 1
+	}
+	hugePages := int(huge / runtime.PageSize)
+
+	f, err := os.Create(job.Out + ".tmp")
+	if err != nil {
+		t.Fatalf("creating output: %v", err)
+	}
+	w := bufio.NewWriter(f)
+	fmt.Fprintf(w, `{"trace": "pagealloc", "version": 1, "params": {"chunk_pages": %d, "phys_page_pages": %d, "huge_page_pages": %d}}`+"\n",
+		tgChunkPages, physPages, hugePages)
+
+	g := &tgGen{
+		t:        t,
+		rng:      rand.New(rand.NewSource(job.Seed)),
+		pa:       runtime.TraceGenNewPageAlloc(),
+		base:     runtime.PageBase(runtime.BaseChunkIdx, 0),
+		budget:   job.Ops,
+		out:      w,
+		chunks:   map[int][]bool{},
+		caches:   map[int]*tgCache{},
+		override: override,
+		phys:     phys,
+		huge:     huge,
+		counts:   map[string]int{},
+	}
+	run(g)
+	g.checkShadow()
+	runtime.FreePageAlloc(g.pa)
+
+	if err := w.Flush(); err != nil {
+		t.Fatalf("writing trace: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatalf("closing trace: %v", err)
+	}
+	if err := os.Rename(job.Out+".tmp", job.Out); err != nil {
+		t.Fatalf("renaming trace: %v", err)
+	}
+	keys := make([]string, 0, len(g.counts))
+	for k := range g.counts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var sb strings.Builder
+	for _, k := range keys {
+		fmt.Fprintf(&sb, " %s=%d", k, g.counts[k])
+	}
+	t.Logf("tracegen: wrote %s: profile=%s seed=%d ops=%d phys_page_pages=%d huge_page_pages=%d;%s; not_first_fit=%d",
+		job.Out, job.Profile, job.Seed, g.nops, physPages, hugePages, sb.String(), g.notFirstFit)
+	for _, n := range g.notes {
+		t.Logf("tracegen: note: %s", n)
+	}
+}
+
+// tgAlloc is a run of pages the trace owns and may free.
+type tgAlloc struct {
+	page, n   int
+	fromCache bool
+}
+
+// tgCache is one cache id of the trace.
+type tgCache struct {
+	pc     runtime.PageCache
+	filled bool // filled at least once, so cache_alloc/cache_flush are legal
+}
+
+type tgGen struct {
+	t      *testing.T
+	rng    *rand.Rand
+	pa     *runtime.PageAlloc
+	base   uintptr
+	budget int
+	nops   int
+	out    *bufio.Writer
+
+	chunks    map[int][]bool // shadow: true means allocated in the allocator
+	order     []int          // sorted keys of chunks
+	usedPages int            // number of true entries in chunks
+
+	live      []tgAlloc
+	caches    map[int]*tgCache
+	ncacheIDs int
+
+	override   bool
+	phys, huge uintptr
+
+	counts       map[string]int
+	notFirstFit  int
+	notes        []string
+	coverageDone bool
+}
+
+func (g *tgGen) done() bool { return g.nops >= g.budget }
+
+func (g *tgGen) fatalf(format string, args ...any) {
+	g.t.Fatalf("tracegen (op %d): %s", g.nops, fmt.Sprintf(format, args...))
+}
+
+func (g *tgGen) note(format string, args ...any) {
+	if len(g.notes) < 20 {
+		g.notes = append(g.notes, fmt.Sprintf("op %d: ", g.nops+1)+fmt.Sprintf(format, args...))
+	}
+}
+
+func (g *tgGen) emit(kind, line string) {
+	g.out.WriteString(line)
+	g.out.WriteByte('\n')
+	g.nops++
+	g.counts[kind]++
+	if g.nops%250 == 0 {
+		g.checkShadow()
+	}
+}
+
+func (g *tgGen) addrOf(page int) uintptr { return g.base + uintptr(page)*runtime.PageSize }
+
+func (g *tgGen) pageOf(addr uintptr) int {
+	if addr < g.base || (addr-g.base)%runtime.PageSize != 0 {
+		g.fatalf("address %#x is not a trace page", addr)
+	}
+	return int((addr - g.base) / runtime.PageSize)
+}
+
+func tgPageJSON(page int, ok bool) string {
+	if !ok {
+		return "null"
+	}
+	return fmt.Sprint(page)
+}
+
+// ---- shadow state ----
+
+func (g *tgGen) totalPages() int { return len(g.order) * tgChunkPages }
+func (g *tgGen) freePages() int  { return g.totalPages() - g.usedPages }
+
+func (g *tgGen) util() float64 {
+	if g.totalPages() == 0 {
+		return 1
+	}
+	return float64(g.usedPages) / float64(g.totalPages())
+}
+
+func (g *tgGen) setUsed(page, n int, used bool) {
+	for p := page; p < page+n; p++ {
+		bm := g.chunks[p/tgChunkPages]
+		if bm == nil {
+			g.fatalf("page %d is outside the heap", p)
+		}
+		if bm[p%tgChunkPages] == used {
+			g.fatalf("shadow: page %d already has state %v", p, used)
+		}
+		bm[p%tgChunkPages] = used
+	}
+	if used {
+		g.usedPages += n
+	} else {
+		g.usedPages -= n
+	}
+}
+
+func (g *tgGen) isFree(page int) bool {
+	bm := g.chunks[page/tgChunkPages]
+	return bm != nil && !bm[page%tgChunkPages]
+}
+
+// firstFit returns the lowest page starting npages free pages that lie in
+// consecutive existing chunks, or -1.
+func (g *tgGen) firstFit(npages int) int {
+	start, run, prev := 0, 0, -2
+	for _, c := range g.order {
+		if c != prev+1 {
+			run = 0
+		}
+		prev = c
+		bm := g.chunks[c]
+		for i, used := range bm {
+			if used {
+				run = 0
+				continue
+			}
+			if run == 0 {
+				start = c*tgChunkPages + i
+			}
+			run++
+			if run >= npages {
+				return start
+			}
+		}
+	}
+	return -1
+}
+
+// maxRun returns the length of the longest free run (not crossing holes).
+func (g *tgGen) maxRun() int {
+	best, run, prev := 0, 0, -2
+	for _, c := range g.order {
+		if c != prev+1 {
+			run = 0
+		}
+		prev = c
+		for _, used := range g.chunks[c] {
+			if used {
+				run = 0
+			} else {
+				run++
+				best = max(best, run)
+			}
+		}
+	}
+	return best
+}
+
+// checkShadow compares the shadow with the allocator's own bitmaps.
+func (g *tgGen) checkShadow() {
+	for _, c := range g.order {
+		pd := g.pa.PallocData(runtime.BaseChunkIdx + runtime.ChunkIdx(c))
+		if pd == nil {
+			g.fatalf("chunk %d has no bitmap", c)
+		}
+		bits := pd.PallocBits()
+		for i, used := range g.chunks[c] {
+			if (bits.PopcntRange(uint(i), 1) == 1) != used {
+				g.fatalf("shadow mismatch at chunk %d page %d: shadow used=%v", c, i, used)
+			}
+		}
+	}
+}
+
+// ---- operations (each runs on the allocator and emits one trace line) ----
+
+func (g *tgGen) canGrow(c, k int) bool {
+	if c < 0 || k < 1 {
+		return false
+	}
+	for i := c; i < c+k; i++ {
+		if g.chunks[i] != nil {
+			return false
+		}
+	}
+	return true
+}
+
+func (g *tgGen) opGrow(c, k int) {
+	if !g.canGrow(c, k) {
+		g.fatalf("invalid grow %d+%d", c, k)
+	}
+	base := runtime.PageBase(runtime.BaseChunkIdx+runtime.ChunkIdx(c), 0)
+	g.pa.TraceGenGrow(base, uintptr(k)*runtime.PallocChunkPages*runtime.PageSize)
+	for i := c; i < c+k; i++ {
+		g.chunks[i] = make([]bool, tgChunkPages)
+		g.order = append(g.order, i)
+	}
+	sort.Ints(g.order)
+	g.emit("grow", fmt.Sprintf(`{"op": "grow", "chunk": %d, "nchunks": %d}`, c, k))
+}
+
+// growNext grows k chunks right after the highest existing chunk.
+func (g *tgGen) growNext(k int) {
+	c := 0
+	if len(g.order) > 0 {
+		c = g.order[len(g.order)-1] + 1
+	}
+	g.opGrow(c, k)
+}
+
+func (g *tgGen) opAlloc(n int) (int, bool) {
+	if n < 1 {
+		g.fatalf("alloc of %d pages", n)
+	}
+	want := g.firstFit(n)
+	addr, scav := g.pa.Alloc(uintptr(n))
+	page, ok := 0, addr != 0
+	if ok {
+		page = g.pageOf(addr)
+		if page != want {
+			g.notFirstFit++
+			g.note("alloc(%d) returned page %d, first fit is %d", n, page, want)
+		}
+		g.setUsed(page, n, true)
+		g.live = append(g.live, tgAlloc{page: page, n: n})
+	} else {
+		scav = 0
+		g.counts["alloc_fail"]++
+		if want >= 0 {
+			g.notFirstFit++
+			g.note("alloc(%d) failed, first fit is %d", n, want)
+		}
+	}
+	g.emit("alloc", fmt.Sprintf(`{"op": "alloc", "npages": %d, "expect": {"page": %s, "scav": %d}}`,
+		n, tgPageJSON(page, ok), scav/runtime.PageSize))
+	return page, ok
+}
+
+func (g *tgGen) opFree(page, n int) {
+	g.pa.Free(g.addrOf(page), uintptr(n))
+	g.setUsed(page, n, false)
+	g.emit("free", fmt.Sprintf(`{"op": "free", "page": %d, "npages": %d}`, page, n))
+}
+
+// freeLive frees live allocation i, or with partial set a sub-range of it
+// (preferring one that straddles a chunk boundary when it has one).
+func (g *tgGen) freeLive(i int, partial bool) {
+	a := g.live[i]
+	g.live[i] = g.live[len(g.live)-1]
+	g.live = g.live[:len(g.live)-1]
+	if !partial || a.n < 2 {
+		g.opFree(a.page, a.n)
+		return
+	}
+	var off, n int
+	firstBoundary := (a.page/tgChunkPages + 1) * tgChunkPages
+	if firstBoundary < a.page+a.n && g.rng.Intn(2) == 0 {
+		// A sub-range that contains the boundary page pair.
+		lo := firstBoundary - 1 - g.rng.Intn(firstBoundary-a.page)
+		hi := firstBoundary + 1 + g.rng.Intn(a.page+a.n-firstBoundary)
+		off, n = lo-a.page, hi-lo
+	} else {
+		off = g.rng.Intn(a.n)
+		n = 1 + g.rng.Intn(a.n-off)
+	}
+	if off == 0 && n == a.n {
+		// Keep it a proper sub-range.
+		if g.rng.Intn(2) == 0 {
+			off, n = 1, n-1
+		} else {
+			n--
+		}
+	}
+	g.freeSplit(a, off, n)
+}
+
+// freeSplit frees pages [a.page+off, a.page+off+n) of allocation a, which
+// the caller has already removed from live, and keeps the remnants live.
+func (g *tgGen) freeSplit(a tgAlloc, off, n int) {
+	if off == 0 && n == a.n {
+		g.opFree(a.page, a.n)
+		return
+	}
+	if off > 0 {
+		g.live = append(g.live, tgAlloc{page: a.page, n: off, fromCache: a.fromCache})
+	}
+	if rest := a.n - off - n; rest > 0 {
+		g.live = append(g.live, tgAlloc{page: a.page + off + n, n: rest, fromCache: a.fromCache})
+	}
+	g.counts["free_partial"]++
+	g.opFree(a.page+off, n)
+}
+
+// freeRandom frees a random live allocation; fromCacheBias is the chance
+// of preferring one that came from a cache.
+func (g *tgGen) freeRandom(partialProb, fromCacheBias float64) bool {
+	if len(g.live) == 0 {
+		return false
+	}
+	i := g.rng.Intn(len(g.live))
+	if fromCacheBias > 0 && g.rng.Float64() < fromCacheBias {
+		for tries := 0; tries < 8 && !g.live[i].fromCache; tries++ {
+			i = g.rng.Intn(len(g.live))
+		}
+	}
+	g.freeLive(i, g.rng.Float64() < partialProb)
+	return true
+}
+
+func (g *tgGen) cacheEmpty(id int) bool {
+	c := g.caches[id]
+	return c == nil || c.pc.Cache() == 0
+}
+
+func (g *tgGen) pickCache(pred func(id int) bool) (int, bool) {
+	var ids []int
+	for id := 0; id < g.ncacheIDs; id++ {
+		if pred(id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return 0, false
+	}
+	return ids[g.rng.Intn(len(ids))], true
+}
+
+func (g *tgGen) pickEmptyCache() (int, bool) { return g.pickCache(g.cacheEmpty) }
+
+func (g *tgGen) pickFilledCache() (int, bool) {
+	return g.pickCache(func(id int) bool { return g.caches[id] != nil && g.caches[id].filled })
+}
+
+func (g *tgGen) pickNonEmptyCache() (int, bool) {
+	return g.pickCache(func(id int) bool { return !g.cacheEmpty(id) })
+}
+
+func (g *tgGen) opCacheFill(id int) {
+	if !g.cacheEmpty(id) {
+		g.fatalf("cache_fill into non-empty cache %d", id)
+	}
+	want := g.firstFit(1)
+	pc := g.pa.AllocToCache()
+	base, ok := 0, !pc.Empty()
+	if ok {
+		base = g.pageOf(pc.Base())
+		if base%tgCachePages != 0 || want < base || want >= base+tgCachePages || pc.Cache()&(1<<(want-base)) == 0 {
+			g.note("cache_fill took block at %d, first free page is %d", base, want)
+		}
+		if pc.Scav()&^pc.Cache() != 0 {
+			g.note("cache_fill scav bits outside free bits: free=%#x scav=%#x", pc.Cache(), pc.Scav())
+		}
+		for i := 0; i < tgCachePages; i++ {
+			if pc.Cache()&(1<<i) != 0 {
+				g.setUsed(base+i, 1, true)
+			}
+		}
+	} else {
+		g.counts["cache_fill_empty"]++
+		if want >= 0 {
+			g.note("cache_fill returned nothing, first free page is %d", want)
+		}
+	}
+	g.caches[id] = &tgCache{pc: pc, filled: true}
+	g.emit("cache_fill", fmt.Sprintf(`{"op": "cache_fill", "cache": %d, "expect": {"base": %s, "free": "0x%016x", "scav": "0x%016x"}}`,
+		id, tgPageJSON(base, ok), pc.Cache(), pc.Scav()))
+}
+
+func (g *tgGen) opCacheAlloc(id, n int) (int, bool) {
+	c := g.caches[id]
+	if c == nil || !c.filled || n < 1 || n > tgCachePages {
+		g.fatalf("invalid cache_alloc(%d, %d)", id, n)
+	}
+	addr, scav := c.pc.Alloc(uintptr(n))
+	page, ok := 0, addr != 0
+	if ok {
+		page = g.pageOf(addr)
+		g.live = append(g.live, tgAlloc{page: page, n: n, fromCache: true})
+	} else {
+		scav = 0
+		g.counts["cache_alloc_fail"]++
+	}
+	g.emit("cache_alloc", fmt.Sprintf(`{"op": "cache_alloc", "cache": %d, "npages": %d, "expect": {"page": %s, "scav": %d}}`,
+		id, n, tgPageJSON(page, ok), scav/runtime.PageSize))
+	return page, ok
+}
+
+func (g *tgGen) opCacheFlush(id int) {
+	c := g.caches[id]
+	if c == nil || !c.filled {
+		g.fatalf("invalid cache_flush(%d)", id)
+	}
+	if free := c.pc.Cache(); free != 0 {
+		base := g.pageOf(c.pc.Base())
+		for i := 0; i < tgCachePages; i++ {
+			if free&(1<<i) != 0 {
+				g.setUsed(base+i, 1, false)
+			}
+		}
+	}
+	c.pc.Flush(g.pa)
+	g.emit("cache_flush", fmt.Sprintf(`{"op": "cache_flush", "cache": %d}`, id))
+}
+
+func (g *tgGen) opScavenge(n int) int {
+	if n < 1 {
+		g.fatalf("scavenge of %d pages", n)
+	}
+	r := g.pa.TraceGenScavenge(uintptr(n)*runtime.PageSize, g.override, g.phys, g.huge)
+	if r%runtime.PageSize != 0 {
+		g.fatalf("scavenge released %d bytes, not whole pages", r)
+	}
+	released := int(r / runtime.PageSize)
+	if released > n {
+		g.counts["scavenge_over"]++
+	}
+	if released == 0 {
+		g.counts["scavenge_zero"]++
+	}
+	g.emit("scavenge", fmt.Sprintf(`{"op": "scavenge", "npages": %d, "expect": {"released": %d}}`, n, released))
+	return released
+}
+
+// ---- random mixes ----
+
+// tgMix is a weighted mix of single operations.
+type tgMix struct {
+	alloc, free, fill, calloc, flush, scav int
+	allocSize, callocSize, scavSize        func(g *tgGen) int
+	partial, fromCacheBias                 float64
+	lowUtil, highUtil                      float64 // steer utilisation into this band
+}
+
+func (g *tgGen) step(m *tgMix) {
+	wAlloc, wFree := m.alloc, m.free
+	if u := g.util(); u > m.highUtil {
+		wAlloc /= 4
+		wFree *= 2
+	} else if u < m.lowUtil {
+		wFree /= 4
+	}
+	ws := []int{wAlloc, wFree, m.fill, m.calloc, m.flush, m.scav}
+	total := 0
+	for _, w := range ws {
+		total += w
+	}
+	if total == 0 {
+		g.opAlloc(m.allocSize(g))
+		return
+	}
+	r := g.rng.Intn(total)
+	choice := 0
+	for ; r >= ws[choice]; choice++ {
+		r -= ws[choice]
+	}
+	switch choice {
+	case 1:
+		if g.freeRandom(m.partial, m.fromCacheBias) {
+			return
+		}
+	case 2:
+		if id, ok := g.pickEmptyCache(); ok {
+			g.opCacheFill(id)
+			return
+		}
+		// Every cache is busy: sometimes hand out of one instead.
+		if id, ok := g.pickNonEmptyCache(); ok {
+			g.opCacheAlloc(id, g.callocSizeFor(m, id))
+			return
+		}
+	case 3:
+		// Mostly hand out of a cache that still has pages; sometimes use
+		// any filled id, which may be empty by now (result null).
+		if id, ok := g.pickNonEmptyCache(); ok && g.rng.Intn(8) != 0 {
+			g.opCacheAlloc(id, g.callocSizeFor(m, id))
+			return
+		}
+		if id, ok := g.pickFilledCache(); ok {
+			g.opCacheAlloc(id, g.callocSizeFor(m, id))
+			return
+		}
+	case 4:
+		if id, ok := g.pickFilledCache(); ok {
+			g.opCacheFlush(id)
+			return
+		}
+	case 5:
+		g.opScavenge(m.scavSize(g))
+		return
+	}
+	g.opAlloc(m.allocSize(g))
+}
+
+// callocSizeFor picks a cache_alloc size for cache id; most of the time it
+// is shrunk to at most the number of pages the cache still has, so that not
+// too many requests fail outright.
+func (g *tgGen) callocSizeFor(m *tgMix, id int) int {
+	n := tgCacheSize(g)
+	if m != nil && m.callocSize != nil {
+		n = m.callocSize(g)
+	}
+	if c := g.caches[id]; c != nil {
+		if free := bits.OnesCount64(c.pc.Cache()); free > 0 && n > free && g.rng.Intn(4) != 0 {
+			n = 1 + g.rng.Intn(free)
+		}
+	}
+	return n
+}
+
+// tgCacheSize: mostly single pages, sometimes up to a full cache.
+func tgCacheSize(g *tgGen) int {
+	switch r := g.rng.Intn(100); {
+	case r < 50:
+		return 1
+	case r < 80:
+		return 2 + g.rng.Intn(7)
+	case r < 95:
+		return 9 + g.rng.Intn(24)
+	default:
+		return 33 + g.rng.Intn(32)
+	}
+}
+
+func (g *tgGen) between(lo, hi int) int { return lo + g.rng.Intn(hi-lo+1) }
+
+// schedule runs the scripted grows when their position in the budget is
+// reached; each entry is (fraction of budget, chunk or -1 for "next", k).
+type tgGrowAt struct {
+	at    float64
+	chunk int
+	k     int
+}
+
+func (g *tgGen) runWithSchedule(sched []tgGrowAt, step func()) {
+	for !g.done() {
+		if len(sched) > 0 && float64(g.nops) >= sched[0].at*float64(g.budget) {
+			s := sched[0]
+			sched = sched[1:]
+			if s.chunk < 0 {
+				g.growNext(s.k)
+			} else if g.canGrow(s.chunk, s.k) {
+				g.opGrow(s.chunk, s.k)
+			}
+			continue
+		}
+		step()
+	}
+}
+
+// ensureCoverage makes sure a trace holds every operation kind: it appends
+// whatever is still missing, in a valid order, if the budget was not enough.
+// It is called a little before the end of the budget (early enough that
+// multi-op scenario steps cannot jump past it).
+func (g *tgGen) ensureCoverage() {
+	if g.counts["cache_fill"] == 0 {
+		if id, ok := g.pickEmptyCache(); ok {
+			g.opCacheFill(id)
+		}
+	}
+	if g.counts["cache_alloc"] == 0 {
+		if id, ok := g.pickFilledCache(); ok {
+			g.opCacheAlloc(id, 1)
+		}
+	}
+	if g.counts["cache_flush"] == 0 {
+		if id, ok := g.pickFilledCache(); ok {
+			g.opCacheFlush(id)
+		}
+	}
+	if g.counts["alloc"] == 0 {
+		g.opAlloc(1)
+	}
+	if g.counts["free"] == 0 {
+		g.freeRandom(0, 0)
+	}
+	if g.counts["scavenge"] == 0 {
+		g.opScavenge(64)
+	}
+}
+
+// withCoverage wraps a step so the last few ops of the budget are used to
+// fill in operation kinds that did not occur.
+func (g *tgGen) withCoverage(step func()) func() {
+	return func() {
+		if g.budget-g.nops <= 40 && !g.coverageDone {
+			g.coverageDone = true
+			g.ensureCoverage()
+			return
+		}
+		step()
+	}
+}
+
+// ---- profiles ----
+
+// churn: a small heap (2-4 chunks) with many small allocations and frees.
+func (g *tgGen) runChurn() {
+	g.ncacheIDs = 2
+	if g.rng.Intn(2) == 0 {
+		g.opGrow(0, 2)
+	} else {
+		g.opGrow(0, 1)
+		g.opGrow(1, 1)
+	}
+	sched := []tgGrowAt{{0.35, -1, 1}}
+	if g.rng.Intn(2) == 0 {
+		sched = append(sched, tgGrowAt{0.7, -1, 1})
+	}
+	m := &tgMix{
+		alloc: 40, free: 36, fill: 4, calloc: 8, flush: 3, scav: 4,
+		allocSize: func(g *tgGen) int {
+			switch r := g.rng.Intn(100); {
+			case r < 60:
+				return g.between(1, 4)
+			case r < 90:
+				return g.between(5, 32)
+			default:
+				return g.between(33, 200)
+			}
+		},
+		scavSize: func(g *tgGen) int {
+			if g.rng.Intn(6) == 0 {
+				return g.between(200, 2000)
+			}
+			return g.between(1, 32)
+		},
+		partial: 0.1, lowUtil: 0.3, highUtil: 0.85,
+	}
+	g.runWithSchedule(sched, g.withCoverage(func() { g.step(m) }))
+}
+
+// cross_chunk: large allocations (hundreds to thousands of pages) that span
+// chunk boundaries, mixed with small ones that fragment the heap.
+func (g *tgGen) runCrossChunk() {
+	g.ncacheIDs = 2
+	g.opGrow(0, 4)
+	sched := []tgGrowAt{{0.3, -1, 2}, {0.6, -1, 4}}
+	special := []int{511, 512, 513, 1023, 1024, 1025, 1536}
+	m := &tgMix{
+		alloc: 45, free: 35, fill: 3, calloc: 5, flush: 2, scav: 4,
+		allocSize: func(g *tgGen) int {
+			switch r := g.rng.Intn(100); {
+			case r < 15:
+				return g.between(1, 16)
+			case r < 50:
+				return g.between(100, 511)
+			case r < 60:
+				return special[g.rng.Intn(len(special))]
+			case r < 85:
+				return g.between(512, 1100)
+			default:
+				return g.between(1100, 2600)
+			}
+		},
+		scavSize: func(g *tgGen) int { return g.between(64, 2048) },
+		partial:  0.3, lowUtil: 0.2, highUtil: 0.6,
+	}
+	g.runWithSchedule(sched, g.withCoverage(func() { g.step(m) }))
+}
+
+// cache_heavy: several cache ids, lots of fills, 1..64-page cache
+// allocations, flushes, and frees of cache-allocated pages.
+func (g *tgGen) runCacheHeavy() {
+	g.ncacheIDs = 6
+	g.opGrow(0, 2)
+	sched := []tgGrowAt{{0.5, -1, 1}}
+	m := &tgMix{
+		alloc: 10, free: 25, fill: 15, calloc: 35, flush: 8, scav: 5,
+		allocSize: func(g *tgGen) int {
+			if g.rng.Intn(4) == 0 {
+				return g.between(9, 64)
+			}
+			return g.between(1, 8)
+		},
+		scavSize: func(g *tgGen) int { return g.between(1, 128) },
+		partial:  0.1, fromCacheBias: 0.7, lowUtil: 0.2, highUtil: 0.9,
+	}
+	g.runWithSchedule(sched, g.withCoverage(func() { g.step(m) }))
+}
+
+// scavenge_heavy: cycles of filling the heap, freeing most of it, forced
+// scavenges of many sizes (some larger than all free memory), then
+// allocations and cache fills that pick the scavenged pages back up.
+func (g *tgGen) runScavengeHeavy() {
+	g.ncacheIDs = 2
+	g.opGrow(0, 3)
+	sched := []tgGrowAt{{0.5, -1, 1}}
+	sizes := []int{1, 2, 3, 5, 8, 16, 31, 64, 100, 255, 256, 257, 511, 512, 513, 1000}
+	small := &tgMix{
+		alloc: 60, free: 10, fill: 8, calloc: 12, flush: 4, scav: 6,
+		allocSize: func(g *tgGen) int {
+			if g.rng.Intn(3) == 0 {
+				return g.between(33, 300)
+			}
+			return g.between(1, 32)
+		},
+		scavSize: func(g *tgGen) int { return sizes[g.rng.Intn(len(sizes))] },
+		partial:  0.2, lowUtil: 0, highUtil: 1,
+	}
+	phase, left := 0, 0
+	target := 0.0
+	step := func() {
+		switch phase {
+		case 0: // fill up
+			if g.util() >= target || left == 0 {
+				phase, left = 1, int(float64(len(g.live))*(0.4+0.55*g.rng.Float64()))
+				return
+			}
+			left--
+			g.step(small)
+		case 1: // free most
+			if left <= 0 || !g.freeRandom(0.15, 0) {
+				phase, left = 2, g.between(2, 5)
+			} else {
+				left--
+			}
+		case 2: // scavenge of various sizes
+			if left <= 0 {
+				phase, left = 3, g.between(5, 25)
+				return
+			}
+			left--
+			switch r := g.rng.Intn(12); {
+			case r < 2:
+				g.hugePageProbe()
+			case r < 8:
+				g.opScavenge(sizes[g.rng.Intn(len(sizes))])
+			case r < 10:
+				g.opScavenge(max(1, g.freePages()+g.between(-3, 3)))
+			case r < 11:
+				g.opScavenge(2*g.freePages() + 1)
+			default:
+				g.opScavenge(1 << 20)
+			}
+		case 3: // re-use scavenged memory
+			if left <= 0 {
+				phase, left, target = 0, 400, 0.55+0.4*g.rng.Float64()
+				return
+			}
+			left--
+			g.step(small)
+		}
+	}
+	target, left = 0.8, 400
+	g.runWithSchedule(sched, g.withCoverage(step))
+}
+
+// exhaustion: allocate until failure (down to single-page failure), free a
+// part, fail again, occasionally grow while exhausted.
+func (g *tgGen) runExhaustion() {
+	g.ncacheIDs = 2
+	g.opGrow(0, 2)
+	sched := []tgGrowAt{{0.3, -1, 1}, {0.65, -1, 2}}
+	n := 0
+	phase := 0
+	step := func() {
+		switch phase {
+		case 0: // start a fill cycle
+			n = g.between(16, 400)
+			phase = 1
+			fallthrough
+		case 1: // fill with halving sizes until even one page fails
+			if g.rng.Intn(12) == 0 {
+				if id, ok := g.pickNonEmptyCache(); ok {
+					g.opCacheAlloc(id, g.callocSizeFor(nil, id))
+					return
+				}
+				if id, ok := g.pickEmptyCache(); ok {
+					g.opCacheFill(id)
+					return
+				}
+			}
+			if _, ok := g.opAlloc(n); !ok {
+				if n == 1 {
+					phase = 2
+					return
+				}
+				n = max(1, n/2)
+			}
+		case 2: // exhausted: everything fails
+			switch g.rng.Intn(5) {
+			case 0:
+				if id, ok := g.pickEmptyCache(); ok {
+					g.opCacheFill(id) // nothing left: empty cache
+				} else if id, ok := g.pickFilledCache(); ok {
+					g.opCacheFlush(id)
+				}
+			case 1:
+				if id, ok := g.pickFilledCache(); ok {
+					g.opCacheAlloc(id, g.callocSizeFor(nil, id))
+				} else {
+					g.opAlloc(1)
+				}
+			case 2:
+				g.opScavenge(g.between(1, 600))
+			default:
+				g.opAlloc(g.between(1, 3))
+			}
+			if g.rng.Intn(3) == 0 {
+				phase, n = 3, int(float64(len(g.live))*(0.1+0.4*g.rng.Float64()))
+			}
+		case 3: // free a part (and now and then give back a cache)
+			if g.rng.Intn(10) == 0 {
+				if id, ok := g.pickNonEmptyCache(); ok {
+					g.opCacheFlush(id)
+					return
+				}
+			}
+			if n <= 0 || !g.freeRandom(0.2, 0) {
+				phase = 4
+				return
+			}
+			n--
+		case 4: // fail again on purpose, then refill
+			switch g.rng.Intn(3) {
+			case 0:
+				g.opAlloc(g.freePages() + g.between(1, 50))
+			case 1:
+				if mr := g.maxRun(); mr < g.freePages() {
+					g.opAlloc(mr + 1) // enough pages, but not contiguous
+				} else {
+					g.opAlloc(mr + g.between(1, 8))
+				}
+			default:
+				g.opScavenge(g.between(1, 2000))
+			}
+			if g.rng.Intn(2) == 0 {
+				phase = 0
+			}
+		}
+	}
+	g.runWithSchedule(sched, g.withCoverage(step))
+}
+
+// sparse: chunks far apart with holes between them, grown out of order and
+// in the middle of the trace; probes allocations that would only fit
+// across a hole, and cache fills next to a hole.
+func (g *tgGen) runSparse() {
+	g.ncacheIDs = 3
+	g.opGrow(7, 1)
+	g.opGrow(70000, 1)
+	// Chunk 0 arrives below everything else after some traffic; 8 extends 7
+	// upwards; 5 and then 6 close the hole below 7.
+	sched := []tgGrowAt{{0.08, 0, 1}, {0.2, 4100, 2}, {0.45, 8, 1}, {0.65, 5, 1}, {0.8, 6, 1}}
+	m := &tgMix{
+		alloc: 40, free: 33, fill: 6, calloc: 8, flush: 3, scav: 4,
+		allocSize: func(g *tgGen) int {
+			switch r := g.rng.Intn(100); {
+			case r < 35:
+				return g.between(1, 16)
+			case r < 60:
+				return g.between(17, 200)
+			case r < 85:
+				return g.between(200, 511)
+			default:
+				return g.between(512, 1100)
+			}
+		},
+		scavSize: func(g *tgGen) int { return g.between(1, 1500) },
+		partial:  0.15, lowUtil: 0.3, highUtil: 0.85,
+	}
+	step := func() {
+		switch r := g.rng.Intn(100); {
+		case r < 6:
+			g.holeProbe()
+		case r < 9:
+			g.cacheNextToHole()
+		default:
+			g.step(m)
+		}
+	}
+	g.runWithSchedule(sched, g.withCoverage(step))
+}
+
+// holeEdges lists (c, d) where chunk c exists, c+1 does not, and d is the
+// next existing chunk.
+func (g *tgGen) holeEdges() [][2]int {
+	var out [][2]int
+	for i := 0; i+1 < len(g.order); i++ {
+		if g.order[i+1] != g.order[i]+1 {
+			out = append(out, [2]int{g.order[i], g.order[i+1]})
+		}
+	}
+	return out
+}
+
+// holeProbe allocates exactly as many pages as are free around a hole (the
+// free tail of the chunk below plus the free head of the chunk above), a
+// request that only "fits" if the allocator wrongly spans the hole.
+func (g *tgGen) holeProbe() {
+	edges := g.holeEdges()
+	if len(edges) == 0 {
+		g.opAlloc(g.between(1, 64))
+		return
+	}
+	e := edges[g.rng.Intn(len(edges))]
+	tail, head := 0, 0
+	for tail < tgChunkPages && g.isFree(e[0]*tgChunkPages+tgChunkPages-1-tail) {
+		tail++
+	}
+	for head < tgChunkPages && g.isFree(e[1]*tgChunkPages+head) {
+		head++
+	}
+	n := tail + head
+	if tail > 0 && head > 0 && g.rng.Intn(3) == 0 {
+		n = max(tail, head) + 1
+	}
+	g.counts["hole_probe"]++
+	g.opAlloc(max(1, n))
+}
+
+// cacheNextToHole pushes the lowest free page into the last cache-sized
+// block of a chunk that is followed by a hole (by allocating the leading
+// free runs whole) and then fills a cache there.
+func (g *tgGen) cacheNextToHole() {
+	edges := g.holeEdges()
+	if len(edges) == 0 {
+		return
+	}
+	below := map[int]bool{}
+	for _, e := range edges {
+		below[e[0]] = true
+	}
+	for tries := 0; tries < 24 && !g.done(); tries++ {
+		f := g.firstFit(1)
+		if f < 0 {
+			return
+		}
+		c := f / tgChunkPages
+		if below[c] && f%tgChunkPages >= tgChunkPages-tgCachePages {
+			id, ok := g.pickEmptyCache()
+			if !ok {
+				id, _ = g.pickNonEmptyCache()
+				g.opCacheFlush(id)
+				if g.done() {
+					return
+				}
+				// The flush may have put free pages below f again.
+				continue
+			}
+			g.counts["cache_next_to_hole"]++
+			g.opCacheFill(id)
+			return
+		}
+		ahead := false
+		for _, e := range edges {
+			ahead = ahead || e[0] >= c
+		}
+		if !ahead {
+			return // the first free page is past every hole
+		}
+		// Allocate the first free run, capped so we stop in the last block
+		// of a chunk that ends at a hole.
+		run := 0
+		for g.isFree(f+run) && run < 4*tgChunkPages {
+			run++
+		}
+		if below[c] {
+			stop := c*tgChunkPages + tgChunkPages - tgCachePages + g.rng.Intn(tgCachePages)
+			if f < stop && f+run > stop {
+				run = stop - f
+			}
+		}
+		if _, ok := g.opAlloc(run); !ok {
+			return
+		}
+	}
+}
+
+// hugePageProbe scavenges everything, frees exactly one aligned 256-page
+// block (the huge page size on common systems) out of a live allocation, and
+// then asks the scavenger for just a page or two. With huge pages the
+// scavenger releases the whole block rather than break the huge page.
+func (g *tgGen) hugePageProbe() {
+	const block = 256
+	g.opScavenge(1 << 20)
+	pick := -1
+	for i, a := range g.live {
+		if lo := (a.page + block - 1) / block * block; lo+block <= a.page+a.n {
+			pick = i
+			break
+		}
+	}
+	if pick < 0 && !g.done() {
+		if _, ok := g.opAlloc(g.between(2*block-1, 2*block+100)); ok {
+			pick = len(g.live) - 1
+		}
+	}
+	if pick < 0 || g.done() {
+		return
+	}
+	a := g.live[pick]
+	g.live[pick] = g.live[len(g.live)-1]
+	g.live = g.live[:len(g.live)-1]
+	lo := (a.page + block - 1) / block * block
+	g.counts["huge_probe"]++
+	g.freeSplit(a, lo-a.page, block)
+	if !g.done() {
+		g.opScavenge(g.between(1, 3))
+	}
+}
