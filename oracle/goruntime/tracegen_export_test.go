@@ -54,3 +54,16 @@ func (p *PageAlloc) TraceGenScavenge(nbytes uintptr, override bool, phys, huge u
 	startTheWorld(stw)
 	return r
 }
+
+// TraceGenState reports the allocator's search hint and the forced
+// scavenge cursor, so traces can record them for the model to be checked
+// against. ok is false for a hint at the "heap full" sentinel and for a
+// cleared cursor.
+func (p *PageAlloc) TraceGenState() (search uintptr, searchOK bool, force uintptr, forceOK, forceMarked bool) {
+	pp := (*pageAlloc)(p)
+	search = pp.searchAddr.addr()
+	searchOK = search != maxSearchAddr().addr()
+	force, forceMarked = pp.scav.index.searchAddrForce.Load()
+	forceOK = force != minOffAddr.addr()
+	return
+}

@@ -236,6 +236,20 @@ func (g *tgGen) note(format string, args ...any) {
 }
 
 func (g *tgGen) emit(kind, line string) {
+	// Record the allocator's hidden state after the op in an extra field,
+	// which trace readers ignore and the model's tests compare against.
+	search, searchOK, force, forceOK, marked := g.pa.TraceGenState()
+	forcePage := -1
+	if forceOK {
+		forcePage = g.pageOf(force)
+	}
+	searchPage := -1
+	if searchOK {
+		searchPage = g.pageOf(search)
+	}
+	line = strings.TrimSuffix(line, "}") + fmt.Sprintf(
+		`, "go_state": {"search_page": %s, "force_cursor": %s, "force_marked": %t}}`,
+		tgPageJSON(searchPage, searchOK), tgPageJSON(forcePage, forceOK), marked && forceOK)
 	g.out.WriteString(line)
 	g.out.WriteByte('\n')
 	g.nops++
