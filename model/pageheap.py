@@ -69,8 +69,13 @@ class PageHeap:
     def cache_flush(self, cache_id: int) -> None:
         pagecache.flush(self._cache(cache_id), self.alloc_state)
 
-    def scavenge(self, npages: int) -> ScavengeResult:
-        return ScavengeResult(self.alloc_state.scavenge(npages, force=True))
+    def scavenge(self, npages: int, force: bool = True) -> ScavengeResult:
+        """Forced scavenging by default; force=False is the background scavenger's kind."""
+        return ScavengeResult(self.alloc_state.scavenge(npages, force=force))
+
+    def next_gen(self) -> None:
+        """The end of a GC cycle: the scavenge index moves to its next generation."""
+        self.alloc_state.scav.next_gen()
 
     def _cache(self, cache_id: int) -> PageCache:
         check_count("cache", cache_id, 0)

@@ -61,6 +61,7 @@ PROFILES = (
     "scavenge_heavy",
     "exhaustion",
     "sparse",
+    "background",
 )
 
 # Seeds used for the committed set when --seed is not given.
@@ -71,6 +72,7 @@ DEFAULT_SEEDS: dict[str, tuple[int, ...]] = {
     "scavenge_heavy": (1, 2),
     "exhaustion": (1,),
     "sparse": (1,),
+    "background": (1, 2),
 }
 
 # Operations per trace when --ops is not given (keeps the set well under 2 MB).
@@ -81,6 +83,7 @@ DEFAULT_OPS: dict[str, int] = {
     "scavenge_heavy": 2000,
     "exhaustion": 1500,
     "sparse": 1500,
+    "background": 2000,
 }
 
 KIB = 1024

@@ -60,7 +60,10 @@ def apply_to_heap(heap: PageHeap, op: Op) -> Outcome | None:
             heap.cache_flush(a["cache"])
             return None
         case "scavenge":
-            return outcome_of(heap.scavenge(a["npages"]))
+            return outcome_of(heap.scavenge(a["npages"], force=bool(a.get("force", True))))
+        case "next_gen":
+            heap.next_gen()
+            return None
     raise ModelError(f"unknown op {op.kind!r}")
 
 

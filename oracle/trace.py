@@ -15,6 +15,12 @@ and every later line one operation (SPEC.md, "Trace format"):
     {"op": "cache_flush", "cache": ID}
     {"op": "scavenge", "npages": N, "expect": {"released": R}}
 
+Version 2 adds the background scavenger's state (issue: validate the real
+runtime): `{"op": "next_gen"}` ends a GC cycle, and scavenge takes an
+optional `"force": false` for a non-forced (background) scavenge. A version 1
+trace is read exactly as before: there, next_gen is an unknown op and a
+"force" field an ignored extra field.
+
 This module checks the form of each line (types, ranges, known ops); whether
 an operation is possible in the heap's state (a free of a page in use, a
 grow over a free chunk) is the model's to decide when the line runs. Every
@@ -36,7 +42,8 @@ import attrs
 from model.results import AllocResult, CacheFill, ScavengeResult
 
 FORMAT_NAME = "pagealloc"
-VERSION = 1
+VERSION = 2  # the newest version this module reads and writes
+VERSIONS = (1, 2)
 
 Outcome = dict[str, Any]
 
@@ -55,9 +62,14 @@ class Params:
     chunk_pages: int = 512
     phys_page_pages: int = 1
     huge_page_pages: int = 0
+    version: int = 1  # the header's trace version, which decides the ops allowed
 
     def to_json(self) -> dict[str, int]:
-        return attrs.asdict(self)
+        return {
+            "chunk_pages": self.chunk_pages,
+            "phys_page_pages": self.phys_page_pages,
+            "huge_page_pages": self.huge_page_pages,
+        }
 
 
 # For each op: its integer fields with their minimum value, and whether it has a result.
@@ -69,14 +81,17 @@ OP_FIELDS: dict[str, dict[str, int]] = {
     "cache_alloc": {"cache": 0, "npages": 1},
     "cache_flush": {"cache": 0},
     "scavenge": {"npages": 1},
+    "next_gen": {},
 }
+# The first trace version that has each op.
+OP_SINCE = {"next_gen": 2}
 OPS_WITH_RESULT = ("alloc", "cache_fill", "cache_alloc", "scavenge")
 
 
 @attrs.frozen
 class Op:
     kind: str
-    args: dict[str, int]
+    args: dict[str, int | bool]
     expect: Outcome | None = None
     line: int = 0
 
@@ -145,7 +160,7 @@ def parse_expect(kind: str, raw: object, line: int) -> Outcome:
     return {"released": _int_field(raw, "released", 0, line, where)}
 
 
-def parse_op(text: str, line: int) -> Op:
+def parse_op(text: str, line: int, version: int = VERSION) -> Op:
     if not text.strip():
         raise TraceError(line, "blank line")
     try:
@@ -155,10 +170,20 @@ def parse_op(text: str, line: int) -> Op:
     if not isinstance(obj, dict):
         raise TraceError(line, "an operation must be a JSON object")
     kind = obj.get("op")
-    if kind not in OP_FIELDS:
-        known = ", ".join(OP_FIELDS)
-        raise TraceError(line, f"unknown op {json.dumps(kind)} (known: {known})")
-    args = {name: _int_field(obj, name, minimum, line, kind) for name, minimum in OP_FIELDS[kind].items()}
+    known = [k for k in OP_FIELDS if OP_SINCE.get(k, 1) <= version]
+    if kind not in known:
+        later = f" (it needs trace version {OP_SINCE[kind]})" if kind in OP_SINCE else ""
+        raise TraceError(
+            line, f"unknown op {json.dumps(kind)} in a version {version} trace{later} (known: {', '.join(known)})"
+        )
+    args: dict[str, int | bool] = {
+        name: _int_field(obj, name, minimum, line, kind) for name, minimum in OP_FIELDS[kind].items()
+    }
+    if kind == "scavenge" and version >= 2 and "force" in obj:
+        if not isinstance(obj["force"], bool):
+            raise TraceError(line, f"scavenge: field 'force' must be true or false, got {json.dumps(obj['force'])}")
+        if not obj["force"]:
+            args["force"] = False
     if kind == "cache_alloc" and args["npages"] > 64:
         raise TraceError(line, f"cache_alloc: npages must be <= 64, got {args['npages']}")
     expect = None
@@ -174,8 +199,10 @@ def parse_header(text: str) -> Params:
         raise TraceError(1, f"header is not valid JSON: {e.msg} at column {e.colno}") from None
     if not isinstance(obj, dict) or obj.get("trace") != FORMAT_NAME:
         raise TraceError(1, f'header must be an object with "trace": "{FORMAT_NAME}"')
-    if obj.get("version") != VERSION or not is_int(obj.get("version")):
-        raise TraceError(1, f"unsupported trace version {json.dumps(obj.get('version'))} (this reads {VERSION})")
+    version = obj.get("version")
+    if not is_int(version) or version not in VERSIONS:
+        readable = " and ".join(map(str, VERSIONS))
+        raise TraceError(1, f"unsupported trace version {json.dumps(version)} (this reads versions {readable})")
     params = obj.get("params")
     if not isinstance(params, dict):
         raise TraceError(1, 'header: missing object "params"')
@@ -183,6 +210,7 @@ def parse_header(text: str) -> Params:
         chunk_pages=_int_field(params, "chunk_pages", 1, 1, "params"),
         phys_page_pages=_int_field(params, "phys_page_pages", 1, 1, "params"),
         huge_page_pages=_int_field(params, "huge_page_pages", 0, 1, "params"),
+        version=version,
     )
 
 
@@ -206,7 +234,7 @@ def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
     if first is None or not first[1].strip():
         raise TraceError(1, "empty trace: the first line must be the header")
     params = parse_header(first[1])
-    return params, (parse_op(line, number) for number, line in lines)
+    return params, (parse_op(line, number, params.version) for number, line in lines)
 
 
 def text_line_of(data: bytes, offset: int) -> int:
@@ -219,7 +247,7 @@ def load(path: Path) -> Trace:
 
 
 def header_json(params: Params) -> dict[str, Any]:
-    return {"trace": FORMAT_NAME, "version": VERSION, "params": params.to_json()}
+    return {"trace": FORMAT_NAME, "version": params.version, "params": params.to_json()}
 
 
 def dumps(params: Params, ops: list[tuple[Op, Outcome | None]]) -> str:

@@ -1,7 +1,8 @@
 """The model's hidden state matches the real runtime's, step by step.
 
 The Go trace generator records, after every line, the runtime's search hint
-(searchAddr) and forced scavenge cursor (searchAddrForce, with its mark) in a
+(searchAddr) and both scavenge cursors (searchAddrForce and searchAddrBg,
+with their marks) in a
 `go_state` field that trace readers ignore. Results alone would not show a
 wrong hint (the hint only speeds up search); this compares them directly.
 """
@@ -19,21 +20,24 @@ from oracle.trace import iter_lines, parse_header, parse_op
 def hidden_state_mismatches(path: Path) -> tuple[int, list[str]]:
     lines = iter_lines(path.read_text(encoding="utf-8"))
     _, header = next(lines)
-    model = ModelImpl(parse_header(header))
+    params = parse_header(header)
+    model = ModelImpl(params)
     pa = model.heap.alloc_state
     compared, out = 0, []
     for number, text in lines:
-        model.apply(parse_op(text, number))
+        model.apply(parse_op(text, number, params.version))
         go = json.loads(text).get("go_state")
         if go is None:
             continue
         compared += 1
         hint = None if pa.search_page == pa.geometry.no_free_page else pa.search_page
-        cursor = pa.scav.force_cursor
+        force, bg = pa.scav.force_cursor, pa.scav.background_cursor
         mine = {
             "search_page": hint,
-            "force_cursor": cursor.page,
-            "force_marked": cursor.marked and cursor.page is not None,
+            "force_cursor": force.page,
+            "force_marked": force.marked and force.page is not None,
+            "bg_cursor": bg.page,
+            "bg_marked": bg.marked and bg.page is not None,
         }
         if mine != go:
             out.append(f"{path.name} line {number}: model {mine}, runtime {go}")

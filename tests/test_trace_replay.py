@@ -11,7 +11,7 @@ import pytest
 
 from oracle.cli import bundled_traces, main
 from oracle.replay import replay
-from oracle.trace import OP_FIELDS, TraceError, load
+from oracle.trace import OP_FIELDS, OP_SINCE, TraceError, load
 
 HEADER = (
     '{"trace": "pagealloc", "version": 1, "params": {"chunk_pages": 512, "phys_page_pages": 1, "huge_page_pages": 256}}'
@@ -39,8 +39,8 @@ def test_good_trace_replays(tmp_path: Path) -> None:
     assert report.ok and report.ops == len(GOOD) and report.checked == 5
 
 
-def test_every_op_kind_is_covered_by_the_good_trace() -> None:
-    assert {json.loads(line)["op"] for line in GOOD} == set(OP_FIELDS)
+def test_every_version_1_op_kind_is_covered_by_the_good_trace() -> None:
+    assert {json.loads(line)["op"] for line in GOOD} == {k for k in OP_FIELDS if OP_SINCE.get(k, 1) == 1}
 
 
 BAD_LINES = [
@@ -88,6 +88,7 @@ def test_bad_line_is_refused_with_its_number(tmp_path: Path, line: str, message:
         ("", "empty trace"),
         ('{"trace": "gc", "version": 1, "params": {}}', '"trace": "pagealloc"'),
         ('{"trace": "pagealloc", "version": 9, "params": {}}', "unsupported trace version 9"),
+        ('{"trace": "pagealloc", "version": 1.0, "params": {}}', "unsupported trace version 1.0"),
         ('{"trace": "pagealloc", "version": 1}', 'missing object "params"'),
         (
             '{"trace": "pagealloc", "version": 1, "params": {"chunk_pages": 512, "phys_page_pages": 1}}',
@@ -175,3 +176,54 @@ def test_default_job_runs_as_a_command() -> None:
     done = subprocess.run([sys.executable, "-m", "oracle"], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "all traces match" in done.stdout
+
+
+HEADER_V2 = HEADER.replace('"version": 1', '"version": 2')
+
+
+def test_version_2_adds_next_gen_and_background_scavenges(tmp_path: Path) -> None:
+    lines = [
+        HEADER_V2,
+        '{"op": "grow", "chunk": 0, "nchunks": 1}',
+        '{"op": "alloc", "npages": 512, "expect": {"page": 0, "scav": 512}}',
+        '{"op": "free", "page": 0, "npages": 16}',
+        # The chunk is dense (496 of 512 pages in use) this cycle: the background scavenger skips it.
+        '{"op": "scavenge", "npages": 16, "force": false, "expect": {"released": 0}}',
+        '{"op": "next_gen"}',
+        # Still dense as of the last cycle, and the cursor was not raised since: nothing.
+        '{"op": "scavenge", "npages": 16, "force": false, "expect": {"released": 0}}',
+        '{"op": "free", "page": 16, "npages": 16}',
+        '{"op": "next_gen"}',
+        '{"op": "next_gen"}',
+        # Two cycles at 480 pages in use: no longer dense, and next_gen raised the cursor.
+        '{"op": "scavenge", "npages": 8, "force": false, "expect": {"released": 8}}',
+        '{"op": "scavenge", "npages": 64, "force": true, "expect": {"released": 24}}',
+    ]
+    path = write(tmp_path, lines)
+    report = replay(path)
+    assert report.ok, report.mismatch.describe() if report.mismatch else ""
+    out = tmp_path / "emitted.jsonl"
+    assert main(["replay", str(path), "--emit", str(out)]) == 0
+    first, *_ = out.read_text().splitlines()
+    assert json.loads(first)["version"] == 2 and '"force": false' in out.read_text()
+
+
+def test_next_gen_needs_version_2(tmp_path: Path) -> None:
+    with pytest.raises(
+        TraceError, match=r"line 3: unknown op \"next_gen\" in a version 1 trace \(it needs trace version 2\)"
+    ):
+        replay(write(tmp_path, [HEADER, GOOD[0], '{"op": "next_gen"}']))
+
+
+def test_force_must_be_a_boolean_in_version_2(tmp_path: Path) -> None:
+    path = write(tmp_path, [HEADER_V2, GOOD[0], '{"op": "scavenge", "npages": 1, "force": 0}'])
+    with pytest.raises(TraceError, match="line 3: scavenge: field 'force' must be true or false, got 0"):
+        replay(path)
+
+
+def test_force_is_an_ignored_extra_field_in_version_1(tmp_path: Path) -> None:
+    lines = [HEADER, GOOD[0], GOOD[1], '{"op": "free", "page": 0, "npages": 3}']
+    forced = '{"op": "scavenge", "npages": 3, "force": false, "expect": {"released": 3}}'
+    assert replay(write(tmp_path, [*lines, forced])).ok  # a version 1 scavenge is always forced
+    v2 = replay(write(tmp_path, [HEADER_V2, *lines[1:], forced], "v2.jsonl"))
+    assert v2.mismatch is not None and v2.mismatch.got == {"released": 0}  # background: no cycle has ended yet

@@ -55,15 +55,58 @@ func (p *PageAlloc) TraceGenScavenge(nbytes uintptr, override bool, phys, huge u
 	return r
 }
 
-// TraceGenState reports the allocator's search hint and the forced
-// scavenge cursor, so traces can record them for the model to be checked
-// against. ok is false for a hint at the "heap full" sentinel and for a
-// cleared cursor.
-func (p *PageAlloc) TraceGenState() (search uintptr, searchOK bool, force uintptr, forceOK, forceMarked bool) {
+// TraceGenState reports the allocator's search hint and both scavenge
+// cursors, so traces can record them for the model to be checked against.
+// ok is false for a hint at the "heap full" sentinel and for a cleared cursor.
+type TraceGenHidden struct {
+	Search                uintptr
+	SearchOK              bool
+	Force, Bg             uintptr
+	ForceOK, BgOK         bool
+	ForceMarked, BgMarked bool
+}
+
+func (p *PageAlloc) TraceGenState() TraceGenHidden {
 	pp := (*pageAlloc)(p)
-	search = pp.searchAddr.addr()
-	searchOK = search != maxSearchAddr().addr()
-	force, forceMarked = pp.scav.index.searchAddrForce.Load()
-	forceOK = force != minOffAddr.addr()
+	var h TraceGenHidden
+	h.Search = pp.searchAddr.addr()
+	h.SearchOK = h.Search != maxSearchAddr().addr()
+	h.Force, h.ForceMarked = pp.scav.index.searchAddrForce.Load()
+	h.ForceOK = h.Force != minOffAddr.addr()
+	h.Bg, h.BgMarked = pp.scav.index.searchAddrBg.Load()
+	h.BgOK = h.Bg != minOffAddr.addr()
+	return h
+}
+
+// TraceGenNextGen ends a GC cycle for the scavenge index, as mark
+// termination does.
+func (p *PageAlloc) TraceGenNextGen() {
+	pp := (*pageAlloc)(p)
+	systemstack(func() {
+		lock(pp.mheapLock)
+		pp.scav.index.nextGen()
+		unlock(pp.mheapLock)
+	})
+}
+
+// TraceGenScavengeBg is the background scavenger's kind of scavenge: not
+// forced, so the index skips dense chunks and uses the background cursor.
+func (p *PageAlloc) TraceGenScavengeBg(nbytes uintptr, override bool, phys, huge uintptr) (r uintptr) {
+	pp := (*pageAlloc)(p)
+	run := func() {
+		systemstack(func() {
+			r = pp.scavenge(nbytes, nil, false)
+		})
+	}
+	if !override {
+		run()
+		return
+	}
+	stw := stopTheWorld(stwForTestPageCachePagesLeaked)
+	savedPhys, savedHuge := physPageSize, physHugePageSize
+	physPageSize, physHugePageSize = phys, huge
+	run()
+	physPageSize, physHugePageSize = savedPhys, savedHuge
+	startTheWorld(stw)
 	return
 }

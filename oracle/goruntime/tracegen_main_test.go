@@ -100,6 +100,16 @@ var tgProfiles = map[string]func(g *tgGen){
 	"scavenge_heavy": (*tgGen).runScavengeHeavy,
 	"exhaustion":     (*tgGen).runExhaustion,
 	"sparse":         (*tgGen).runSparse,
+	"background":     (*tgGen).runBackground,
+}
+
+// tgVersion is the trace format version a profile needs: background uses
+// next_gen and non-forced scavenges, which version 2 added.
+func tgVersion(profile string) int {
+	if profile == "background" {
+		return 2
+	}
+	return 1
 }
 
 func tgRunJob(t *testing.T, job tgJob) {
@@ -139,8 +149,8 @@ func tgRunJob(t *testing.T, job tgJob) {
 		t.Fatalf("creating output: %v", err)
 	}
 	w := bufio.NewWriter(f)
-	fmt.Fprintf(w, `{"trace": "pagealloc", "version": 1, "params": {"chunk_pages": %d, "phys_page_pages": %d, "huge_page_pages": %d}}`+"\n",
-		tgChunkPages, physPages, hugePages)
+	fmt.Fprintf(w, `{"trace": "pagealloc", "version": %d, "params": {"chunk_pages": %d, "phys_page_pages": %d, "huge_page_pages": %d}}`+"\n",
+		tgVersion(job.Profile), tgChunkPages, physPages, hugePages)
 
 	g := &tgGen{
 		t:        t,
@@ -238,18 +248,17 @@ func (g *tgGen) note(format string, args ...any) {
 func (g *tgGen) emit(kind, line string) {
 	// Record the allocator's hidden state after the op in an extra field,
 	// which trace readers ignore and the model's tests compare against.
-	search, searchOK, force, forceOK, marked := g.pa.TraceGenState()
-	forcePage := -1
-	if forceOK {
-		forcePage = g.pageOf(force)
-	}
-	searchPage := -1
-	if searchOK {
-		searchPage = g.pageOf(search)
+	h := g.pa.TraceGenState()
+	pageOrNull := func(addr uintptr, ok bool) string {
+		if !ok {
+			return "null"
+		}
+		return fmt.Sprint(g.pageOf(addr))
 	}
 	line = strings.TrimSuffix(line, "}") + fmt.Sprintf(
-		`, "go_state": {"search_page": %s, "force_cursor": %s, "force_marked": %t}}`,
-		tgPageJSON(searchPage, searchOK), tgPageJSON(forcePage, forceOK), marked && forceOK)
+		`, "go_state": {"search_page": %s, "force_cursor": %s, "force_marked": %t, "bg_cursor": %s, "bg_marked": %t}}`,
+		pageOrNull(h.Search, h.SearchOK), pageOrNull(h.Force, h.ForceOK), h.ForceMarked && h.ForceOK,
+		pageOrNull(h.Bg, h.BgOK), h.BgMarked && h.BgOK)
 	g.out.WriteString(line)
 	g.out.WriteByte('\n')
 	g.nops++
@@ -621,6 +630,25 @@ func (g *tgGen) opScavenge(n int) int {
 	}
 	g.emit("scavenge", fmt.Sprintf(`{"op": "scavenge", "npages": %d, "expect": {"released": %d}}`, n, released))
 	return released
+}
+
+// opScavengeBg is a non-forced scavenge (the background scavenger's kind).
+func (g *tgGen) opScavengeBg(n int) int {
+	r := g.pa.TraceGenScavengeBg(uintptr(n)*runtime.PageSize, g.override, g.phys, g.huge)
+	if r%runtime.PageSize != 0 {
+		g.fatalf("scavenge released %d bytes, not whole pages", r)
+	}
+	released := int(r / runtime.PageSize)
+	if released == 0 {
+		g.counts["scavenge_bg_zero"]++
+	}
+	g.emit("scavenge_bg", fmt.Sprintf(`{"op": "scavenge", "npages": %d, "force": false, "expect": {"released": %d}}`, n, released))
+	return released
+}
+
+func (g *tgGen) opNextGen() {
+	g.pa.TraceGenNextGen()
+	g.emit("next_gen", `{"op": "next_gen"}`)
 }
 
 // ---- random mixes ----
@@ -1200,4 +1228,42 @@ func (g *tgGen) hugePageProbe() {
 	if !g.done() {
 		g.opScavenge(g.between(1, 3))
 	}
+}
+
+// background: GC cycles (next_gen) between phases of churn, with the
+// background scavenger's non-forced scavenges. Large allocations make some
+// chunks dense (at least 31/32 of their pages in use), which the background
+// scavenger must skip for the cycle they became dense in and the next.
+func (g *tgGen) runBackground() {
+	g.ncacheIDs = 2
+	g.opGrow(0, 4)
+	sched := []tgGrowAt{{0.4, -1, 1}}
+	sizes := []int{1, 3, 8, 64, 100, 256, 512, 2000}
+	mix := &tgMix{
+		alloc: 55, free: 30, fill: 5, calloc: 8, flush: 4, scav: 0,
+		allocSize: func(g *tgGen) int {
+			switch r := g.rng.Intn(10); {
+			case r < 2:
+				return g.between(480, 512)
+			case r < 4:
+				return g.between(33, 200)
+			default:
+				return g.between(1, 32)
+			}
+		},
+		partial: 0.2, lowUtil: 0.3, highUtil: 0.97,
+	}
+	step := func() {
+		switch r := g.rng.Intn(40); {
+		case r < 3:
+			g.opNextGen()
+		case r < 9:
+			g.opScavengeBg(sizes[g.rng.Intn(len(sizes))])
+		case r < 10:
+			g.opScavenge(sizes[g.rng.Intn(len(sizes))])
+		default:
+			g.step(mix)
+		}
+	}
+	g.runWithSchedule(sched, g.withCoverage(step))
 }
