@@ -38,10 +38,17 @@ def new_bits(words_per_chunk: int, fill: bool) -> Bits:
     return [MASK64 if fill else 0] * words_per_chunk
 
 
+def _offset_in_word(page: Any, word_index: int) -> Any:
+    """page - 64*word_index clamped to [0, 64]. It subtracts only when page is above the
+    word's base, so it also holds for unsigned Z3 bit-vectors, where subtraction wraps."""
+    base = 64 * word_index
+    return words.ite(words.ule(page, base), 0, words.minimum(page - base, 64))
+
+
 def range_mask(word_index: int, i: Any, n: Any) -> Word:
     """The bits of word `word_index` that lie in pages [i, i+n) of the chunk."""
-    lo = words.minimum(words.maximum(i - 64 * word_index, 0), 64)
-    hi = words.minimum(words.maximum(i + n - 64 * word_index, 0), 64)
+    lo = _offset_in_word(i, word_index)
+    hi = _offset_in_word(i + n, word_index)
     return words.low_mask(hi) & words.bnot(words.low_mask(lo))
 
 

@@ -1,0 +1,88 @@
+"""`python -m proofs [--json] [NAME ...]`: run the proofs and their negative controls.
+
+A progress line per proof goes to stderr; a table (or, with --json, one JSON
+object) goes to stdout. Exit codes: 0 every proof proved and every control
+refuted, 1 otherwise, 2 an unknown proof name or a bad option.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+
+from proofs.core import ProofResult
+from proofs.registry import PROOFS
+from proofs.runner import UnknownProof, run, suite_passed
+
+COUNTEREXAMPLE_WIDTH = 70
+
+
+def parse(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m proofs",
+        description="Z3 proofs of the page allocator model's invariants, each with a negative control.",
+        epilog="proofs: " + ", ".join(p.name for p in PROOFS),
+    )
+    parser.add_argument("names", nargs="*", metavar="NAME", help="run only these proofs (default: all)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    parser.add_argument(
+        "--jobs", type=int, default=None, help="proofs run in parallel (default: one per CPU, at most 2)"
+    )
+    return parser.parse_args(argv)
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def table(results: Sequence[ProofResult]) -> str:
+    controls = {f"{p.name}_control": p.control for p in PROOFS}
+    rows = [("name", "states", "result", "seconds", "counterexample")]
+    for r in results:
+        verdict = r.status if r.passed else f"{r.status} (FAIL)"
+        states = r.statement if r.kind == "proof" else f"control: {controls.get(r.name) or 'a broken variant'}"
+        detail = r.counterexample or (r.note if r.status in ("unknown", "error") else "") or ""
+        rows.append((r.name, states, verdict, f"{r.seconds:.2f}", _clip(detail, COUNTEREXAMPLE_WIDTH)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = []
+    for number, row in enumerate(rows):
+        cells = [cell.ljust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(row)]
+        cells[3] = row[3].rjust(widths[3])
+        lines.append("  ".join(cells).rstrip())
+        if number == 0:
+            lines.append("  ".join("-" * w for w in widths) + "  " + "-" * len(rows[0][-1]))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse(sys.argv[1:] if argv is None else argv)
+    began = time.monotonic()
+
+    def progress(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        results = run(args.names or None, progress, jobs=args.jobs)
+    except UnknownProof as e:
+        print(f"python -m proofs: {e}", file=sys.stderr)
+        return 2
+    passed = suite_passed(results)
+    if args.json:
+        print(json.dumps({"results": [r.as_json() for r in results]}, indent=2))
+    else:
+        print(table(results))
+        proofs = [r for r in results if r.kind == "proof"]
+        controls = [r for r in results if r.kind == "control"]
+        print(
+            f"\n{sum(r.passed for r in proofs)}/{len(proofs)} proved, "
+            f"{sum(r.passed for r in controls)}/{len(controls)} controls refuted, "
+            f"{time.monotonic() - began:.1f}s: {'all passed' if passed else 'FAILED'}"
+        )
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
