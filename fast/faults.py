@@ -1,0 +1,60 @@
+"""Injected faults: deliberate bugs that tests switch on to show the oracle finds them.
+
+A fault is a name in FAULTS. A FastPageHeap reads the set once, when it is
+built, into plain boolean fields, so a heap built with no faults pays nothing
+for this and a fault switched on later does not reach a heap already built.
+The set is empty unless a test (or `python -m oracle fuzz --fault NAME`)
+fills it; nothing in fast/ ever adds to it.
+
+  merge_width_off_by_one   merging a row of children left to right, the width
+                           merged so far is taken one child short when
+                           deciding whether the free run at the start goes on
+                           into the next child (Go's mergeSummaries with
+                           i-1 for i)
+  missed_level_update      a free that spans more than one chunk does not
+                           re-merge the level just above the leaves
+  flush_drops_scavenged    a cache flush gives the pages back to the heap but
+                           forgets their scavenged bits
+  hint_too_far             after a tree search the search hint moves to the end
+                           of the allocation, past any free page the search saw
+                           before it (a hole too small for the request)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+MERGE_WIDTH_OFF_BY_ONE = "merge_width_off_by_one"
+MISSED_LEVEL_UPDATE = "missed_level_update"
+FLUSH_DROPS_SCAVENGED = "flush_drops_scavenged"
+HINT_TOO_FAR = "hint_too_far"
+
+ALL_FAULTS: frozenset[str] = frozenset(
+    {MERGE_WIDTH_OFF_BY_ONE, MISSED_LEVEL_UPDATE, FLUSH_DROPS_SCAVENGED, HINT_TOO_FAR}
+)
+
+FAULTS: set[str] = set()
+"""The faults heaps built from now on will have; empty by default."""
+
+
+def check_names(names: Iterable[str]) -> frozenset[str]:
+    """The names as a set, refusing any that is not a known fault."""
+    chosen = frozenset(names)
+    unknown = chosen - ALL_FAULTS
+    if unknown:
+        raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {sorted(ALL_FAULTS)}")
+    return chosen
+
+
+@contextmanager
+def injected(*names: str) -> Iterator[None]:
+    """Switch the named faults on for heaps built inside the block."""
+    chosen = check_names(names)
+    saved = set(FAULTS)
+    FAULTS.update(chosen)
+    try:
+        yield
+    finally:
+        FAULTS.clear()
+        FAULTS.update(saved)

@@ -1,0 +1,107 @@
+"""The inspection API: a FastPageHeap's whole observable state as plain values.
+
+The oracle compares this with the model after every step, and fast.serve
+sends it over the subprocess protocol (`{"op": "snapshot"}`), so its layout
+is the protocol's (SPEC.md):
+
+    search_page   the search hint (Go: searchAddr); no_free_page when full
+    end_chunk     one past the highest chunk ever grown
+    chunks        {chunk: {"alloc": [words], "scav": [words]}} for every grown
+                  chunk: in-use and scavenged bitmaps, page i = bit i % 64 of
+                  word i // 64
+    levels        one {index: packed summary} per tree level, root first,
+                  holding only the non-zero entries (Go's pallocSum packing)
+    scav_index    {"chunks": {chunk: [in_use, last_in_use, gen, has_free]} for
+                  every chunk whose data is not all zero, "min_chunk",
+                  "force_cursor": [page or None, marked],
+                  "background_cursor": [page or None, marked],
+                  "free_high_water", "gen"}
+    caches        {cache id: {"base", "free", "scav"}} for every known id
+
+state_to_json turns it into JSON: keys become strings, and every 64-bit
+value (bitmap words, packed summaries, cache maps) a "0x" and 16 hex digits
+string, since JSON numbers past 2**53 are not safe in every language.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from fast.heap import FastPageHeap
+
+State = dict[str, Any]
+
+
+def heap_state(heap: FastPageHeap) -> State:
+    chunks: dict[int, dict[str, list[int]]] = {}
+    scav_chunks: dict[int, list[int | bool]] = {}
+    levels: list[dict[int, int]] = [{} for _ in range(heap.levels)]
+    nonzero = np.flatnonzero(heap.root)
+    levels[0] = dict(zip(nonzero.tolist(), heap.root[nonzero].tolist(), strict=True))
+    for bid in heap.block_ids:
+        blk = heap.blocks[bid]
+        base = bid << heap.rb
+        rows = np.flatnonzero(blk.grown)
+        numbers = (rows + base).tolist()
+        for chunk, alloc, scav in zip(numbers, blk.alloc[rows].tolist(), blk.scav[rows].tolist(), strict=True):
+            chunks[chunk] = {"alloc": alloc, "scav": scav}
+        # The scavenge index has data only for grown chunks (the others are never allocated or freed).
+        data = zip(
+            numbers,
+            blk.in_use[rows].tolist(),
+            blk.last_in_use[rows].tolist(),
+            blk.gen[rows].tolist(),
+            blk.has_free[rows].tolist(),
+            strict=True,
+        )
+        for chunk, in_use, last, gen, has_free in data:
+            if in_use or last or gen or has_free:
+                scav_chunks[chunk] = [in_use, last, gen, has_free]
+        # Every summary array is scanned whole: an entry above no grown chunk must be zero, and is shown if not.
+        for level in range(1, heap.levels):
+            values = blk.sums[level]
+            nonzero = np.flatnonzero(values)
+            first = bid << (level * heap.lb)
+            levels[level].update(zip((nonzero + first).tolist(), values[nonzero].tolist(), strict=True))
+    return {
+        "search_page": heap.search_page,
+        "end_chunk": heap.end_chunk,
+        "chunks": dict(sorted(chunks.items())),
+        "levels": levels,
+        "scav_index": {
+            "chunks": dict(sorted(scav_chunks.items())),
+            "min_chunk": heap.min_heap_chunk,
+            "force_cursor": [heap.force_page, heap.force_marked],
+            "background_cursor": [heap.bg_page, heap.bg_marked],
+            "free_high_water": heap.free_high_water,
+            "gen": heap.gen,
+        },
+        "caches": {
+            cache_id: {"base": c.base, "free": c.free, "scav": c.scav} for cache_id, c in sorted(heap.caches.items())
+        },
+    }
+
+
+def hex64(value: int) -> str:
+    return f"0x{value:016x}"
+
+
+def state_to_json(state: State) -> dict[str, Any]:
+    index = state["scav_index"]
+    return {
+        "search_page": state["search_page"],
+        "end_chunk": state["end_chunk"],
+        "chunks": {
+            str(c): {"alloc": [hex64(w) for w in d["alloc"]], "scav": [hex64(w) for w in d["scav"]]}
+            for c, d in state["chunks"].items()
+        },
+        "levels": [{str(i): hex64(p) for i, p in level.items()} for level in state["levels"]],
+        "scav_index": {**index, "chunks": {str(c): v for c, v in index["chunks"].items()}},
+        "caches": {
+            str(i): {"base": c["base"], "free": hex64(c["free"]), "scav": hex64(c["scav"])}
+            for i, c in state["caches"].items()
+        },
+    }
