@@ -70,6 +70,40 @@ def apply_to_heap(heap: PageHeap, op: Op) -> Outcome | None:
 IMPLEMENTATIONS: dict[str, Callable[[Params], Implementation]] = {"model": ModelImpl}
 
 
+def _fast(params: Params) -> Implementation:
+    """fast/, the numpy allocator (oracle.adapters.FastImpl); imported only when asked for."""
+    from oracle.adapters import FastImpl
+
+    return FastImpl(params)
+
+
+def _subprocess(params: Params) -> Implementation:
+    """A program speaking the subprocess protocol; its command is $ORACLE_SUBPROCESS_CMD (oracle.subprocess_impl)."""
+    from oracle.subprocess_impl import SubprocessImpl
+
+    return SubprocessImpl(params)
+
+
+def _go(params: Params) -> Implementation:
+    """The real Go runtime's pageAlloc, live (oracle.golive); the tree is --goroot / $GOROOT."""
+    from oracle.golive import create as create_go
+
+    return create_go(params)
+
+
+def _topdown(params: Params) -> Implementation:
+    """oracle.examples.topdown: highest address first; fails the exact level, passes the safe one."""
+    from oracle.examples.topdown import TopDownImpl
+
+    return TopDownImpl(params)
+
+
+IMPLEMENTATIONS["fast"] = _fast
+IMPLEMENTATIONS["subprocess"] = _subprocess
+IMPLEMENTATIONS["topdown"] = _topdown
+IMPLEMENTATIONS["go"] = _go
+
+
 def create(name: str, params: Params) -> Implementation:
     """Build the named implementation; ParameterError if the params are out of its range."""
     try:
