@@ -17,53 +17,13 @@ FastImpl.clone() copies the heap, for the oracle's probes.
 
 from __future__ import annotations
 
-from typing import Protocol
-
 from model.errors import ModelError
-from model.results import AllocResult, CacheFill, ScavengeResult
-from oracle.impl import Implementation, ModelImpl, make_geometry
+from oracle.impl import Implementation, ModelImpl, apply_to_heap, make_geometry
 from oracle.state import State, model_state, normalize
-from oracle.trace import Op, Outcome, Params, outcome_of
+from oracle.trace import Op, Outcome, Params
 
-
-class TraceHeap(Protocol):
-    """What a trace drives: the methods of model.pageheap.PageHeap."""
-
-    def grow(self, chunk: int, nchunks: int) -> None: ...
-    def alloc(self, npages: int) -> AllocResult: ...
-    def free(self, page: int, npages: int) -> None: ...
-    def cache_fill(self, cache_id: int) -> CacheFill: ...
-    def cache_alloc(self, cache_id: int, npages: int) -> AllocResult: ...
-    def cache_flush(self, cache_id: int) -> None: ...
-    def scavenge(self, npages: int, force: bool = True) -> ScavengeResult: ...
-    def next_gen(self) -> None: ...
-
-
-def apply_op(heap: TraceHeap, op: Op) -> Outcome | None:
-    """Run one trace operation on a PageHeap-like object and return its outcome."""
-    a = op.args
-    match op.kind:
-        case "grow":
-            heap.grow(a["chunk"], a["nchunks"])
-            return None
-        case "alloc":
-            return outcome_of(heap.alloc(a["npages"]))
-        case "free":
-            heap.free(a["page"], a["npages"])
-            return None
-        case "cache_fill":
-            return outcome_of(heap.cache_fill(a["cache"]))
-        case "cache_alloc":
-            return outcome_of(heap.cache_alloc(a["cache"], a["npages"]))
-        case "cache_flush":
-            heap.cache_flush(a["cache"])
-            return None
-        case "scavenge":
-            return outcome_of(heap.scavenge(a["npages"], force=bool(a.get("force", True))))
-        case "next_gen":
-            heap.next_gen()
-            return None
-    raise ModelError(f"unknown op {op.kind!r}")
+# One dispatch from trace ops to heap methods serves the model and fast alike.
+apply_op = apply_to_heap
 
 
 class ImplementationFailed(ModelError):

@@ -18,6 +18,7 @@ from typing import Protocol
 from model.errors import ModelError, ParameterError
 from model.geometry import Geometry
 from model.pageheap import PageHeap
+from model.results import AllocResult, CacheFill, ScavengeResult
 from oracle.trace import Op, Outcome, Params, outcome_of
 
 
@@ -41,7 +42,21 @@ class ModelImpl:
         return apply_to_heap(self.heap, op)
 
 
-def apply_to_heap(heap: PageHeap, op: Op) -> Outcome | None:
+class TraceHeap(Protocol):
+    """What a trace drives: the methods of model.pageheap.PageHeap (fast's heap has them too)."""
+
+    def grow(self, chunk: int, nchunks: int) -> None: ...
+    def alloc(self, npages: int) -> AllocResult: ...
+    def free(self, page: int, npages: int) -> None: ...
+    def cache_fill(self, cache_id: int) -> CacheFill: ...
+    def cache_alloc(self, cache_id: int, npages: int) -> AllocResult: ...
+    def cache_flush(self, cache_id: int) -> None: ...
+    def scavenge(self, npages: int, force: bool = True) -> ScavengeResult: ...
+    def next_gen(self) -> None: ...
+
+
+def apply_to_heap(heap: TraceHeap, op: Op) -> Outcome | None:
+    """Run one trace operation on a PageHeap-like object and return its outcome."""
     a = op.args
     match op.kind:
         case "grow":
