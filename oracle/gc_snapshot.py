@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from model.gc_results import HeapSpec, HeapSpecError, ObjectId, ObjectSpec, check_id
+from oracle.trace import is_int
 
 FORMAT_NAME = "gc"
 VERSION = 1
@@ -38,10 +39,6 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
             raise SnapshotError(f"duplicate key {key!r} in a JSON object")
         out[key] = value
     return out
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _id_list(doc: dict[str, Any], name: str) -> tuple[ObjectId, ...]:
@@ -67,7 +64,7 @@ def _object(index: int, raw: object) -> ObjectSpec:
         raise SnapshotError(str(e)) from None
     where = f"{where} (id {oid!r})"
     size, noscan = raw["size"], raw["noscan"]
-    if not _is_int(size):
+    if not is_int(size):
         raise SnapshotError(f"{where}: size must be an integer number of bytes, got {size!r}")
     if not isinstance(noscan, bool):
         raise SnapshotError(f"{where}: noscan must be true or false, got {noscan!r}")
@@ -93,7 +90,7 @@ def parse(doc: object) -> HeapSpec:
         raise SnapshotError(f"a heap snapshot is a JSON object, got {type(doc).__name__}")
     if doc.get("heap") != FORMAT_NAME:
         raise SnapshotError(f'"heap" must be "{FORMAT_NAME}", got {doc.get("heap")!r}')
-    if not _is_int(doc.get("version")) or doc["version"] != VERSION:
+    if not is_int(doc.get("version")) or doc["version"] != VERSION:
         raise SnapshotError(f'"version" must be {VERSION}, got {doc.get("version")!r}')
     objects = doc.get("objects")
     if not isinstance(objects, list):

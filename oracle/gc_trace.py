@@ -38,7 +38,7 @@ import attrs
 
 from model.gc_results import HeapSpec, ObjectId, sort_ids
 from oracle import gc_snapshot
-from oracle.trace import TraceError
+from oracle.trace import TraceError, is_int, iter_lines
 
 FORMAT_NAME = "gc"
 VERSION = 1
@@ -112,10 +112,6 @@ class GcTrace:
     ops: tuple[GcOp, ...]
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _field(obj: dict[str, Any], name: str, kind: str, line: int, where: str) -> Any:
     if name not in obj:
         raise TraceError(line, f"{where}: missing field {name!r}")
@@ -123,7 +119,7 @@ def _field(obj: dict[str, Any], name: str, kind: str, line: int, where: str) -> 
     if kind == "slot?" and value is None:
         return None
     if kind in ("int", "slot?"):
-        if not _is_int(value) or value < 0:
+        if not is_int(value) or value < 0:
             raise TraceError(line, f"{where}: field {name!r} must be an integer >= 0, got {json.dumps(value)}")
         return value
     if kind == "bool":
@@ -131,14 +127,13 @@ def _field(obj: dict[str, Any], name: str, kind: str, line: int, where: str) -> 
             raise TraceError(line, f"{where}: field {name!r} must be true or false, got {json.dumps(value)}")
         return value
     if kind == "id":
-        if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "" or (
-            _is_int(value) and value < 0
-        ):
-            raise TraceError(line, f"{where}: field {name!r} must be an id (integer >= 0 or string), got "
-                                   f"{json.dumps(value)}")
+        if isinstance(value, bool) or not isinstance(value, (int, str)) or value == "" or (is_int(value) and value < 0):
+            raise TraceError(
+                line, f"{where}: field {name!r} must be an id (integer >= 0 or string), got {json.dumps(value)}"
+            )
         return value
     if kind == "offsets":
-        if not isinstance(value, list) or not all(_is_int(v) and v >= 0 for v in value):
+        if not isinstance(value, list) or not all(is_int(v) and v >= 0 for v in value):
             raise TraceError(line, f"{where}: field {name!r} must be a list of byte offsets, got {json.dumps(value)}")
         return list(value)
     if kind == "root":
@@ -149,9 +144,7 @@ def _field(obj: dict[str, Any], name: str, kind: str, line: int, where: str) -> 
 
 
 def _ids(raw: object, name: str, line: int, where: str) -> tuple[ObjectId, ...]:
-    if not isinstance(raw, list) or not all(
-        (_is_int(v) and v >= 0) or (isinstance(v, str) and v) for v in raw
-    ):
+    if not isinstance(raw, list) or not all((is_int(v) and v >= 0) or (isinstance(v, str) and v) for v in raw):
         raise TraceError(line, f"{where}: {name!r} must be a list of ids, got {json.dumps(raw)}")
     try:
         return sort_ids(raw)
@@ -207,7 +200,7 @@ def parse_header(text: str) -> tuple[GcParams, HeapSpec | None, Stacks | None]:
         raise TraceError(1, f"header is not valid JSON: {e.msg} at column {e.colno}") from None
     if not isinstance(obj, dict) or obj.get("trace") != FORMAT_NAME:
         raise TraceError(1, f'header must have "trace": "{FORMAT_NAME}"')
-    if obj.get("version") != VERSION or not _is_int(obj.get("version")):
+    if obj.get("version") != VERSION or not is_int(obj.get("version")):
         raise TraceError(1, f'header "version" must be {VERSION}, got {json.dumps(obj.get("version"))}')
     raw = obj.get("params", {})
     if not isinstance(raw, dict):
@@ -216,7 +209,7 @@ def parse_header(text: str) -> tuple[GcParams, HeapSpec | None, Stacks | None]:
     values = {}
     for name, limit in limits.items():
         value = raw.get(name, getattr(GcParams(), name))
-        if not _is_int(value) or not 0 <= value <= limit:
+        if not is_int(value) or not 0 <= value <= limit:
             raise TraceError(1, f"header params: {name} must be an integer from 0 to {limit}, got {json.dumps(value)}")
         values[name] = value
     heap = None
@@ -232,11 +225,14 @@ def parse_header(text: str) -> tuple[GcParams, HeapSpec | None, Stacks | None]:
         raw_stacks = obj["stacks"]
         if heap is None:
             raise TraceError(1, "header stacks need a header heap")
-        if not isinstance(raw_stacks, list) or len(raw_stacks) > values["goroutines"] or not all(
-            isinstance(s, list) and len(s) <= values["stack_slots"] for s in raw_stacks
+        if (
+            not isinstance(raw_stacks, list)
+            or len(raw_stacks) > values["goroutines"]
+            or not all(isinstance(s, list) and len(s) <= values["stack_slots"] for s in raw_stacks)
         ):
-            raise TraceError(1, "header stacks must be a list of at most `goroutines` lists of at most "
-                                "`stack_slots` ids or nulls")
+            raise TraceError(
+                1, "header stacks must be a list of at most `goroutines` lists of at most `stack_slots` ids or nulls"
+            )
         known = set(heap.ids())
         for g, stack in enumerate(raw_stacks):
             for i, oid in enumerate(stack):
@@ -260,12 +256,10 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def split_lines(text: str) -> Iterator[tuple[int, str]]:
     """(line number, line) pairs; a final newline ends the last line rather than starting a blank one."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
+    lines = list(iter_lines(text))
     if not lines:
         raise TraceError(1, "empty trace: no header")
-    yield from enumerate(lines, start=1)
+    yield from lines
 
 
 def read_trace(path: Path) -> GcTrace:
