@@ -56,7 +56,7 @@ Scavenging
 The scavenge index's per-chunk data are arrays, so finding the next chunk
 to scavenge below the cursor is one numpy search per block (the highest
 chunk with has_free set), and the candidate run inside a chunk is found on
-the chunk's bitmaps as ints (fast.bits.scavenge_candidate).
+the chunk's bitmaps as ints (fast.bitmap.scavenge_candidate).
 
 Refusals
 --------
@@ -73,7 +73,7 @@ import sys
 import numpy as np
 
 from fast import faults as fault_names
-from fast.bits import find_in_chunk, find_run, scavenge_candidate
+from fast.bitmap import find_in_chunk, find_run, scavenge_candidate
 from fast.summary import MASK64, Codec, merge_packed, merge_rows, popcount, summarize_int, summarize_rows
 from model.errors import InvalidOperation, ParameterError
 from model.geometry import AMD64, Geometry, is_power_of_two

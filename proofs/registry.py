@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from proofs import bits, cache, gc_barrier, scavenging, search, summaries
+from proofs import bitmap as bits
+from proofs import pagecache as cache
+from proofs import scavenge as scavenging
+from proofs import summary as summaries
+from proofs import tree as search
 from proofs.core import Proof
+from proofs.gc import barrier as gc_barrier
 
 PROOFS: tuple[Proof, ...] = (
     *summaries.PROOFS,

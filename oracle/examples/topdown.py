@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from model.errors import InvalidOperation
 from model.results import AllocResult, CacheFill, ScavengeResult
-from oracle.adapters import apply_op
-from oracle.trace import Op, Outcome, Params
+from oracle.pagealloc.adapters import apply_op
+from oracle.pagealloc.trace import Op, Outcome, Params
 
 CACHE_PAGES = 64
 
@@ -164,7 +164,7 @@ class TopDownImpl:
     name = "topdown"
 
     def __init__(self, params: Params) -> None:
-        from oracle.impl import make_geometry
+        from oracle.pagealloc.protocol import make_geometry
 
         g = make_geometry(params)
         self.heap = TopDownHeap(g.chunk_pages, g.total_chunks)

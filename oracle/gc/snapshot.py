@@ -1,0 +1,149 @@
+"""Heap snapshot format v1 (JSON): reading, checking and writing.
+
+    {"heap": "gc", "version": 1,
+     "objects": [{"id": 1, "size": 32, "noscan": false, "ptrs": {"0": 2, "8": null}},
+                 {"id": 2, "size": 16, "noscan": true}],
+     "roots": [1],
+     "finalizers": [2]}
+
+SPEC.md Part II ("Heap snapshot format") is the contract. This module checks the
+JSON's form (types, key syntax, duplicate keys) and hands the values to
+model.gc.results.HeapSpec, which checks the heap's meaning (known ids,
+slots inside objects, noscan objects without slots). Every error is a
+SnapshotError whose message says where: `objects[3] (id 7): ...`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from model.gc.results import HeapSpec, HeapSpecError, ObjectId, ObjectSpec, check_id
+from oracle.pagealloc.trace import is_int
+
+FORMAT_NAME = "gc"
+VERSION = 1
+OFFSET_KEY = re.compile(r"^(0|[1-9][0-9]*)$")
+
+
+class SnapshotError(ValueError):
+    """A heap snapshot is malformed or describes an impossible heap."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise SnapshotError(f"duplicate key {key!r} in a JSON object")
+        out[key] = value
+    return out
+
+
+def _id_list(doc: dict[str, Any], name: str) -> tuple[ObjectId, ...]:
+    value = doc.get(name, [])
+    if not isinstance(value, list):
+        raise SnapshotError(f"{name}: must be a list of ids, got {type(value).__name__}")
+    try:
+        return tuple(check_id(v, f"{name}[{i}]") for i, v in enumerate(value))
+    except HeapSpecError as e:
+        raise SnapshotError(str(e)) from None
+
+
+def _object(index: int, raw: object) -> ObjectSpec:
+    where = f"objects[{index}]"
+    if not isinstance(raw, dict):
+        raise SnapshotError(f"{where}: must be a JSON object, got {type(raw).__name__}")
+    for key in ("id", "size", "noscan"):
+        if key not in raw:
+            raise SnapshotError(f"{where}: missing field {key!r}")
+    try:
+        oid = check_id(raw["id"], f"{where}.id")
+    except HeapSpecError as e:
+        raise SnapshotError(str(e)) from None
+    where = f"{where} (id {oid!r})"
+    size, noscan = raw["size"], raw["noscan"]
+    if not is_int(size):
+        raise SnapshotError(f"{where}: size must be an integer number of bytes, got {size!r}")
+    if not isinstance(noscan, bool):
+        raise SnapshotError(f"{where}: noscan must be true or false, got {noscan!r}")
+    ptrs = raw.get("ptrs", {})
+    if not isinstance(ptrs, dict):
+        raise SnapshotError(f"{where}: ptrs must be an object from offsets to ids, got {type(ptrs).__name__}")
+    slots: list[tuple[int, ObjectId | None]] = []
+    for key, target in ptrs.items():
+        if not OFFSET_KEY.match(key):
+            raise SnapshotError(f"{where}: ptrs key {key!r} is not a decimal byte offset")
+        if target is not None:
+            try:
+                check_id(target, f"{where}: ptrs[{key!r}]")
+            except HeapSpecError as e:
+                raise SnapshotError(str(e)) from None
+        slots.append((int(key), target))
+    slots.sort(key=lambda s: s[0])
+    return ObjectSpec(oid, size, noscan, tuple(slots))
+
+
+def parse(doc: object) -> HeapSpec:
+    if not isinstance(doc, dict):
+        raise SnapshotError(f"a heap snapshot is a JSON object, got {type(doc).__name__}")
+    if doc.get("heap") != FORMAT_NAME:
+        raise SnapshotError(f'"heap" must be "{FORMAT_NAME}", got {doc.get("heap")!r}')
+    if not is_int(doc.get("version")) or doc["version"] != VERSION:
+        raise SnapshotError(f'"version" must be {VERSION}, got {doc.get("version")!r}')
+    objects = doc.get("objects")
+    if not isinstance(objects, list):
+        raise SnapshotError(f'"objects" must be a list, got {type(objects).__name__}')
+    specs = tuple(_object(i, raw) for i, raw in enumerate(objects))
+    try:
+        return HeapSpec(specs, _id_list(doc, "roots"), _id_list(doc, "finalizers"))
+    except HeapSpecError as e:
+        raise SnapshotError(str(e)) from None
+
+
+def loads(text: str) -> HeapSpec:
+    try:
+        doc = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except json.JSONDecodeError as e:
+        raise SnapshotError(f"invalid JSON: {e}") from None
+    return parse(doc)
+
+
+def load(path: Path) -> HeapSpec:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise SnapshotError(f"cannot read: {e.strerror or e}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SnapshotError(f"not UTF-8: {e}") from None
+    return loads(text)
+
+
+def to_doc(spec: HeapSpec) -> dict[str, Any]:
+    return {
+        "heap": FORMAT_NAME,
+        "version": VERSION,
+        "objects": [object_doc(o) for o in spec.objects],
+        "roots": list(spec.roots),
+        "finalizers": list(spec.finalizers),
+    }
+
+
+def object_doc(o: ObjectSpec) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": o.id, "size": o.size, "noscan": o.noscan}
+    if o.ptrs:
+        out["ptrs"] = {str(off): t for off, t in o.ptrs}
+    return out
+
+
+def dumps(spec: HeapSpec) -> str:
+    """One object per line, so snapshots diff well."""
+    lines = [json.dumps(object_doc(o)) for o in spec.objects]
+    body = ",\n  ".join(lines)
+    return (
+        f'{{"heap": "{FORMAT_NAME}", "version": {VERSION},\n "objects": [\n  {body}\n ],\n'
+        f' "roots": {json.dumps(list(spec.roots))},\n "finalizers": {json.dumps(list(spec.finalizers))}}}\n'
+    )

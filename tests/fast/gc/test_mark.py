@@ -1,0 +1,120 @@
+"""fast/gc/mark.py against the model: the same marked, freed and finalize sets and the same scan counts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from fast.gc.mark import FastGcHeap
+from fast.gc.mark import collect_snapshot as fast_collect
+from model.gc.cycle import collect_snapshot
+from model.gc.results import HeapSpec, HeapSpecError, ObjectSpec
+from oracle.gc.heaps import random_heap, to_fast, to_spec
+
+# (size, noscan, slot offsets): small, one-pointer, noscan, headed, large, and large enough for oblets.
+LAYOUTS = [
+    (16, False, (0, 8)),
+    (8, False, (0,)),
+    (48, False, (8, 40)),
+    (16, True, ()),
+    (4000, True, ()),
+    (600, False, (0, 592)),
+    (40_000, False, (0, 39_992)),
+    (300_000, False, (0, 131_064, 131_072, 262_144, 299_992)),
+    (140_000, False, (131_072,)),
+]
+
+
+@st.composite
+def heaps(draw: st.DrawFn, max_objects: int = 14) -> HeapSpec:
+    n = draw(st.integers(0, max_objects))
+    kinds = [draw(st.sampled_from(LAYOUTS)) for _ in range(n)]
+    strings = draw(st.booleans())
+    ids = draw(st.permutations(range(n)))
+    name = [f"o{i}" if strings else i * 3 for i in ids]
+    objects = []
+    for i, (size, noscan, offsets) in enumerate(kinds):
+        ptrs = tuple((off, draw(st.none() | st.sampled_from(name))) for off in offsets)
+        objects.append(ObjectSpec(name[i], size, noscan, ptrs))
+    roots = tuple(draw(st.lists(st.sampled_from(name), max_size=3))) if n else ()
+    fins = tuple(draw(st.lists(st.sampled_from(name), max_size=4, unique=True))) if n else ()
+    return HeapSpec(tuple(objects), roots, fins)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(heaps())
+def test_fast_equals_the_model(spec: HeapSpec) -> None:
+    assert fast_collect(spec) == collect_snapshot(spec)
+
+
+def test_fast_equals_the_model_on_a_random_graph() -> None:
+    arrays = random_heap(3000, seed=7)
+    spec = to_spec(arrays)
+    model = collect_snapshot(spec)
+    fast = to_fast(arrays).collect()
+    assert fast == model
+    assert 0 < len(model.marked) < 3000 and model.slots_scanned == to_fast(arrays).pointers_scanned(
+        to_fast(arrays).mark()
+    )
+
+
+def test_fast_rounds_both_dense_and_sparse() -> None:
+    # A chain is all sparse rounds; a wide fan-out makes a dense one.
+    n = 4000
+    fan = [ObjectSpec(0, 8 * (n - 1), False, tuple((8 * i, i + 1) for i in range(n - 1)))]
+    fan += [ObjectSpec(i, 16, False, ((0, i + 1 if i + 1 < n else None), (8, None))) for i in range(1, n)]
+    spec = HeapSpec(tuple(fan), (0,), ())
+    assert fast_collect(spec) == collect_snapshot(spec)
+    assert len(fast_collect(spec).marked) == n
+
+
+def test_noscan_objects_never_enter_a_frontier() -> None:
+    spec = HeapSpec((ObjectSpec(1, 16, False, ((0, 2), (8, None))), ObjectSpec(2, 4096, True)), (1,), ())
+    heap = FastGcHeap.from_spec(spec)
+    frontiers: list[list[int]] = []
+    real_gather = heap._gather
+
+    def spy(frontier: np.ndarray) -> np.ndarray:
+        frontiers.append(frontier.tolist())
+        return real_gather(frontier)
+
+    heap._gather = spy  # type: ignore[method-assign]
+    assert heap.mark().tolist() == [True, True]
+    assert frontiers == [[0], []]
+
+
+def arrays(**change: object) -> dict[str, object]:
+    base: dict[str, object] = {
+        "size": [16, 16],
+        "noscan": [False, True],
+        "indptr": [0, 2, 2],
+        "offsets": [0, 8],
+        "targets": [1, -1],
+        "roots": [0],
+        "finalizers": [],
+    }
+    base.update(change)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"targets": [2, -1]}, "slot target out of range"),
+        ({"offsets": [0, 12]}, "not a multiple of 8"),
+        ({"offsets": [8, 0]}, "not increasing"),
+        ({"offsets": [0, 16]}, "slot outside object"),
+        ({"size": [16, 8]}, "tiny allocator"),
+        ({"noscan": [True, True]}, "noscan object with pointer slots"),
+        ({"indptr": [0, 0, 2]}, "noscan object with pointer slots"),
+        ({"roots": [5]}, "root out of range"),
+        ({"finalizers": [0, 0]}, "two finalizers"),
+        ({"indptr": [0, 2]}, "entries"),
+    ],
+)
+def test_fast_refuses_bad_arrays(change: dict[str, object], message: str) -> None:
+    with pytest.raises(HeapSpecError, match=message):
+        FastGcHeap(**arrays(**change))  # type: ignore[arg-type]
+    FastGcHeap(**arrays())  # type: ignore[arg-type]

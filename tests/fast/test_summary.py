@@ -1,0 +1,159 @@
+"""fast.summary and fast.bitmap against the model's definitions, value by value.
+
+Each property draws bitmaps (biased towards runs, full and empty words,
+which is where summaries and searches have edge cases) and compares fast's
+scalar and vectorised code with the model function it must equal.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fast import bitmap as fbits
+from fast import summary as fsum
+from model import bitmap as mbitmap
+from model import scavenge as mscav
+from model import summary as msum
+from model.geometry import Geometry
+
+MASK64 = (1 << 64) - 1
+SETTINGS = settings(max_examples=150, deadline=None)
+
+
+@st.composite
+def words(draw: st.DrawFn) -> int:
+    kind = draw(st.sampled_from(["random", "zero", "full", "run", "single"]))
+    if kind == "zero":
+        return 0
+    if kind == "full":
+        return MASK64
+    if kind == "run":
+        lo = draw(st.integers(0, 63))
+        hi = draw(st.integers(lo, 64))
+        return ((1 << hi) - 1) & ~((1 << lo) - 1)
+    if kind == "single":
+        return 1 << draw(st.integers(0, 63))
+    return draw(st.integers(0, MASK64))
+
+
+def chunk_bits(nwords: int) -> st.SearchStrategy[list[int]]:
+    return st.lists(words(), min_size=nwords, max_size=nwords)
+
+
+def as_int(ws: list[int]) -> int:
+    return sum(w << (64 * k) for k, w in enumerate(ws))
+
+
+@SETTINGS
+@given(st.sampled_from([1, 2, 8]).flatmap(chunk_bits))
+def test_summarize_int_equals_model(ws: list[int]) -> None:
+    assert fsum.summarize_int(as_int(ws), 64 * len(ws)) == msum.summarize_chunk(ws).as_tuple()
+
+
+@SETTINGS
+@given(st.integers(1, 12), st.sampled_from([1, 2, 8]), st.data())
+def test_summarize_rows_equals_scalar(nrows: int, nwords: int, data: st.DataObject) -> None:
+    rows = [data.draw(chunk_bits(nwords)) for _ in range(nrows)]
+    start, most, end = fsum.summarize_rows(np.array(rows, dtype=np.uint64))
+    for k, ws in enumerate(rows):
+        assert (int(start[k]), int(most[k]), int(end[k])) == msum.summarize_chunk(ws).as_tuple()
+
+
+@st.composite
+def summaries(draw: st.DrawFn, width: int) -> msum.Summary:
+    kind = draw(st.sampled_from(["free", "zero", "any"]))
+    if kind == "free":
+        return msum.Summary.free(width)
+    if kind == "zero":
+        return msum.ZERO
+    start = draw(st.integers(0, width - 1))
+    end = draw(st.integers(0, width - 1 - start))
+    most = draw(st.integers(max(start, end), max(start, end, width - start - end - 1)))
+    return msum.Summary(start, most, end)
+
+
+GEOMETRY = Geometry(chunk_pages=512)
+
+
+@SETTINGS
+@given(
+    st.sampled_from([512, 4096, 32768]).flatmap(
+        lambda w: st.tuples(st.just(w), st.lists(summaries(w), min_size=8, max_size=8))
+    )
+)
+def test_merge_packed_and_rows_equal_model(case: tuple[int, list[msum.Summary]]) -> None:
+    width, children = case
+    codec = fsum.Codec(GEOMETRY.log_max_packed)
+    packed = [msum.pack(c, GEOMETRY) for c in children]
+    want = msum.pack(msum.merge_summaries(children, width), GEOMETRY)
+    assert fsum.merge_packed(packed, width, codec) == want
+    assert int(fsum.merge_rows(np.array([packed], dtype=np.uint64), width, codec)[0]) == want
+
+
+@SETTINGS
+@given(st.data())
+def test_codec_equals_model_pack(data: st.DataObject) -> None:
+    g = GEOMETRY
+    codec = fsum.Codec(g.log_max_packed)
+    s = data.draw(st.one_of(summaries(g.max_packed // 2), st.just(msum.Summary.free(g.max_packed))))
+    packed = msum.pack(s, g)
+    assert codec.pack(*s.as_tuple()) == packed
+    assert codec.unpack(packed) == s.as_tuple()
+    start, most, end = codec.unpack_arrays(np.array([packed], dtype=np.uint64))
+    assert (int(start[0]), int(most[0]), int(end[0])) == s.as_tuple()
+    assert int(codec.pack_arrays([s.start], [s.max], [s.end])[0]) == packed
+
+
+@SETTINGS
+@given(words(), st.integers(1, 64))
+def test_find_run_equals_find_bit_range64(word: int, n: int) -> None:
+    want = mbitmap.find_bit_range64(word, n)
+    assert fbits.find_run(word, n) == (want if want < 64 else None)
+
+
+@SETTINGS
+@given(st.sampled_from([1, 8]).flatmap(chunk_bits), st.integers(1, 600), st.integers(0, 511))
+def test_find_in_chunk_equals_model(ws: list[int], npages: int, search: int) -> None:
+    width = 64 * len(ws)
+    search %= width
+    assert fbits.find_in_chunk(as_int(ws), npages, search, width) == mbitmap.find_in_chunk(ws, npages, search)
+
+
+@SETTINGS
+@given(chunk_bits(8), st.sampled_from([1, 2, 4, 8, 16, 32, 64]))
+def test_fill_aligned_equals_model_word_by_word(ws: list[int], m: int) -> None:
+    filled = fbits.fill_aligned(as_int(ws), m, 512)
+    assert filled == as_int([mbitmap.fill_aligned(w, m) for w in ws])
+
+
+@SETTINGS
+@given(
+    chunk_bits(8),
+    chunk_bits(8),
+    st.integers(0, 511),
+    st.sampled_from([1, 2, 4, 8, 64]),
+    st.integers(0, 700),
+    st.sampled_from([0, 8, 64, 256, 512]),
+)
+def test_scavenge_candidate_equals_model(
+    used: list[int], scav: list[int], search: int, phys: int, max_pages: int, huge: int
+) -> None:
+    want = mscav.find_scavenge_candidate(used, scav, search, phys, max_pages, huge)
+    assert fbits.scavenge_candidate(as_int(used), as_int(scav), search, phys, max_pages, huge, 512) == want
+
+
+def test_longest_one_run_on_known_values() -> None:
+    assert fsum.longest_one_run(0) == 0
+    assert fsum.longest_one_run(0b1011_1100_1110) == 4
+    assert fsum.longest_one_run((1 << 512) - 1) == 512
+    assert fsum.longest_one_run(((1 << 300) - 1) << 100 | 0b111) == 300
+
+
+def test_vectorised_word_helpers_on_edges() -> None:
+    x = np.array([0, 1, 1 << 63, MASK64, 0x00FF_0000_0000_FF00], dtype=np.uint64)
+    assert fsum.trailing_zeros(x).tolist() == [64, 0, 63, 0, 8]
+    assert fsum.leading_zeros(x).tolist() == [64, 63, 0, 0, 8]
+    assert fsum.word_longest_zero_run(x).tolist() == [64, 63, 63, 0, 32]
+    assert fsum.popcount(x).tolist() == [0, 1, 1, 64, 16]

