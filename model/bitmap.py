@@ -21,14 +21,17 @@ Rules:
     that has any bit set becomes all ones.
   * find_in_chunk is pallocBits.find: the first run of n free pages starting
     at or after the 64-page word that holds the search index, plus the first
-    free page from that word on (the new search index).
+    free page from that word on (the new search index). The two scans are the
+    plain definitions model.spec.first_fit and model.spec.first_free (Go's
+    word-level search is not modelled), so only the rounding down to the
+    search index's word is mechanism here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from model import words
+from model import spec, words
 from model.words import MASK64, Word
 
 Bits = list[int]
@@ -120,30 +123,13 @@ def fill_aligned(x: Word, m: int) -> Word:
     return words.bnot(words.sub(zero_groups, words.lshr(zero_groups, m - 1)) | zero_groups)
 
 
-def first_free(b: Bits, from_idx: int = 0) -> int | None:
-    """Index of the first free page at or after from_idx, or None."""
-    for i in range(from_idx, 64 * len(b)):
-        if b[i // 64] == MASK64:
-            continue
-        if not get(b, i):
-            return i
-    return None
-
-
-def first_fit(b: Bits, npages: int, from_idx: int = 0) -> int | None:
-    """Index of the first run of npages free pages starting at or after from_idx, or None."""
-    run = 0
-    for i in range(from_idx, 64 * len(b)):
-        if get(b, i):
-            run = 0
-            continue
-        run += 1
-        if run == npages:
-            return i - npages + 1
-    return None
+# The plain scans the in-chunk search is made of; they are definitions, so they live in
+# model.spec. Re-exported here for callers that still name them as bitmap's (switch to model.spec).
+first_free = spec.first_free
+first_fit = spec.first_fit
 
 
 def find_in_chunk(b: Bits, npages: int, search_idx: int) -> tuple[int | None, int | None]:
     """Go's pallocBits.find: (first fit from search_idx's word, first free page from that word)."""
     word_start = search_idx - search_idx % 64
-    return first_fit(b, npages, word_start), first_free(b, word_start)
+    return spec.first_fit(b, npages, word_start), spec.first_free(b, word_start)

@@ -25,10 +25,11 @@ Go's "first free" bound: the base of the first non-zero entry it met at the
 deepest level where it met one inside the bound so far, or at the leaf the
 first free page of the chunk; pageAlloc uses it for the next search hint.
 
-`heap_first_fit` is the definition the descent must meet: the lowest page
-that starts a run of n free pages, runs broken by chunks never grown.
-Invariant: tree_find(n) == heap_first_fit(n) for every n (when every page
-below the search hint is in use).
+The descent must meet the plain definition model.spec.heap_first_fit: the
+lowest page that starts a run of n free pages, runs broken by chunks never
+grown. Invariant: tree_find(n) == heap_first_fit(n) for every n (when every
+page below the search hint is in use), and every grown page below the
+first-free bound is in use.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from collections.abc import Callable, Mapping
 from model import bitmap
 from model.errors import ModelError
 from model.geometry import Geometry
+from model.spec import heap_first_fit  # noqa: F401  (re-export: the definition lives in model.spec; callers switch)
 from model.summary import ZERO, Summary, merge_summaries, summarize_chunk
 
 Tree = list[dict[int, Summary]]
@@ -172,29 +174,3 @@ def tree_find(
     free_page = g.chunk_base(chunk) + first_free
     found_free(free_page, g.chunk_base(chunk + 1) - free_page)
     return g.chunk_base(chunk) + index, bound_lo
-
-
-def heap_first_fit(alloc_bits: Mapping[int, bitmap.Bits], geometry: Geometry, npages: int) -> int | None:
-    """The lowest page starting npages free pages in a row; chunks never grown break runs."""
-    run = 0
-    previous: int | None = None
-    for chunk in sorted(alloc_bits):
-        if previous is not None and chunk != previous + 1:
-            run = 0
-        previous = chunk
-        bits = alloc_bits[chunk]
-        for k, word in enumerate(bits):
-            if word == bitmap.MASK64:
-                run = 0
-                continue
-            if word == 0 and run + 64 < npages:
-                run += 64
-                continue
-            for b in range(64):
-                if (word >> b) & 1:
-                    run = 0
-                    continue
-                run += 1
-                if run == npages:
-                    return geometry.chunk_base(chunk) + 64 * k + b - npages + 1
-    return None
