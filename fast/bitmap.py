@@ -1,6 +1,6 @@
 """Searches over one chunk's bitmaps, each bitmap read as a single Python int.
 
-fast/ keeps bitmaps in uint64 arrays (fast.heap) but works on one chunk at a
+fast/ keeps bitmaps in uint64 arrays (fast.storage) but works on one chunk at a
 time as an int of chunk_pages bits, page i of the chunk being bit i: a
 512-bit int is 8 words side by side, and big-int shifts, masks and
 bit_length do in a few machine-word loops what Go does word by word.
@@ -19,8 +19,8 @@ Rules (the same results as Go's pallocBits and the model's bitmap.py):
     bit set becomes all ones (Go: fillAligned). Groups never straddle a
     64-bit word, so Go's per-word constants, repeated across the width, work
     on the whole int at once: no carry or borrow leaves a group.
-  * scavenge_candidate: Go's findScavengeCandidate for a whole chunk (see
-    that function).
+The scavenge candidate search built on fill_aligned is in fast.scavenge,
+as the model's is in model.scavenge.
 """
 
 from __future__ import annotations
@@ -34,11 +34,6 @@ _FILL_WORDS = {
     64: 0x7FFFFFFFFFFFFFFF,
 }
 _fill_cache: dict[tuple[int, int], int] = {}
-
-
-def lowest_set(x: int) -> int:
-    """Index of the lowest set bit of a non-zero int."""
-    return (x & -x).bit_length() - 1
 
 
 def find_run(free: int, npages: int) -> int | None:
@@ -91,46 +86,3 @@ def fill_aligned(x: int, m: int, width: int) -> int:
     # A group's top bit ends up set in zero_groups exactly when the group of x is all zero.
     zero_groups = ~(((x & c) + c) | x | c) & full
     return ~((zero_groups - (zero_groups >> (m - 1))) | zero_groups) & full
-
-
-def huge_pages_apply(phys_page_pages: int, huge_page_pages: int) -> bool:
-    return huge_page_pages > 1 and huge_page_pages > phys_page_pages
-
-
-def scavenge_candidate(
-    used: int,
-    scavenged: int,
-    search_idx: int,
-    min_pages: int,
-    max_pages: int,
-    huge_page_pages: int,
-    width: int,
-) -> tuple[int, int]:
-    """(start, size) of the run to scavenge in a chunk, or (0, 0) (Go: findScavengeCandidate).
-
-    A page is usable when its whole min_pages-aligned group is free and
-    unscavenged. The candidate is the highest run of usable pages ending at
-    or below the top of search_idx's 64-page word: size = min(run,
-    alignUp(max_pages, min_pages)) pages from the run's top; with huge pages
-    the start moves down to the huge-page boundary below it when the range
-    reaches a huge-page boundary above its start and the run covers the one
-    below.
-    """
-    max_pages = min_pages if max_pages == 0 else -(-max_pages // min_pages) * min_pages
-    unusable = fill_aligned(scavenged | used, min_pages, width)
-    top = (search_idx // 64 + 1) * 64
-    usable = ~unusable & ((1 << top) - 1)
-    if not usable:
-        return 0, 0
-    end = usable.bit_length()
-    run = end - (unusable & ((1 << end) - 1)).bit_length()
-    size = min(run, max_pages)
-    start = end - size
-    if huge_pages_apply(min_pages, huge_page_pages):
-        huge_above = -(-start // huge_page_pages) * huge_page_pages
-        if huge_above <= end:
-            huge_below = start - start % huge_page_pages
-            if huge_below >= end - run:
-                size += start - huge_below
-                start = huge_below
-    return start, size

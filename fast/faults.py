@@ -1,23 +1,31 @@
 """Injected faults: deliberate bugs that tests switch on to show the oracle finds them.
 
-A fault is a name in FAULTS. A FastPageHeap reads the set once, when it is
-built, into plain boolean fields, so a heap built with no faults pays nothing
-for this and a fault switched on later does not reach a heap already built.
-The set is empty unless a test (or `python -m oracle fuzz --fault NAME`)
-fills it; nothing in fast/ ever adds to it.
+A fault is a name in ALL_FAULTS. A FastPageHeap is given its faults when it
+is built (`FastPageHeap(..., faults=frozenset({...}))`, `python -m fast.serve
+--fault NAME`, `python -m oracle fuzz --fault NAME`) and hands each, as a
+plain boolean, to the one mechanism it breaks; a heap built with none pays
+nothing for this, and nothing in fast/ ever switches one on by itself.
 
   merge_width_off_by_one   merging a row of children left to right, the width
                            merged so far is taken one child short when
                            deciding whether the free run at the start goes on
                            into the next child (Go's mergeSummaries with
-                           i-1 for i)
+                           i-1 for i)                          (fast.tree)
   missed_level_update      a free that spans more than one chunk does not
-                           re-merge the level just above the leaves
+                           re-merge the level just above the leaves (fast.tree)
   flush_drops_scavenged    a cache flush gives the pages back to the heap but
-                           forgets their scavenged bits
+                           forgets their scavenged bits        (fast.pagecache)
   hint_too_far             after a tree search the search hint moves to the end
                            of the allocation, past any free page the search saw
                            before it (a hole too small for the request)
+                                                               (fast.pagealloc)
+
+FAULTS and injected() are the older way: a module-wide set, read when a heap
+is built through fast.heap without faults. They are kept only for the
+callers that still switch faults that way (oracle/pagealloc/fuzz.py,
+tests/oracle/pagealloc/test_faults.py and test_fuzz.py, through
+oracle/pagealloc/adapters.py and fast.heap; tests/test_architecture.py), and
+go once those pass faults explicitly.
 """
 
 from __future__ import annotations
@@ -34,9 +42,6 @@ ALL_FAULTS: frozenset[str] = frozenset(
     {MERGE_WIDTH_OFF_BY_ONE, MISSED_LEVEL_UPDATE, FLUSH_DROPS_SCAVENGED, HINT_TOO_FAR}
 )
 
-FAULTS: set[str] = set()
-"""The faults heaps built from now on will have; empty by default."""
-
 
 def check_names(names: Iterable[str]) -> frozenset[str]:
     """The names as a set, refusing any that is not a known fault."""
@@ -47,9 +52,14 @@ def check_names(names: Iterable[str]) -> frozenset[str]:
     return chosen
 
 
+# Kept for the callers named above until they pass faults explicitly: the faults a heap built
+# through fast.heap without faults gets; empty by default.
+FAULTS: set[str] = set()
+
+
 @contextmanager
 def injected(*names: str) -> Iterator[None]:
-    """Switch the named faults on for heaps built inside the block."""
+    """Switch the named faults on for heaps built through fast.heap inside the block (kept, see FAULTS)."""
     chosen = check_names(names)
     saved = set(FAULTS)
     FAULTS.update(chosen)

@@ -26,7 +26,7 @@ import sys
 from typing import Any, TextIO
 
 from fast.faults import ALL_FAULTS, check_names
-from fast.heap import FastPageHeap
+from fast.pageheap import FastPageHeap
 from fast.state import state_to_json
 from model.errors import ModelError
 from model.geometry import Geometry

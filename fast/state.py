@@ -25,62 +25,69 @@ string, since JSON numbers past 2**53 are not safe in every language.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from fast.heap import FastPageHeap
+from fast.pagealloc import FastPageAlloc
+from fast.pagecache import PageCache
 
 State = dict[str, Any]
 
 
-def heap_state(heap: FastPageHeap) -> State:
+def heap_state(pa: FastPageAlloc, caches: Mapping[int, PageCache]) -> State:
+    """The state of a page heap: its allocator and its caches by id."""
+    layout, storage, tree, index = pa.layout, pa.storage, pa.tree, pa.scav
     chunks: dict[int, dict[str, list[int]]] = {}
     scav_chunks: dict[int, list[int | bool]] = {}
-    levels: list[dict[int, int]] = [{} for _ in range(heap.levels)]
-    nonzero = np.flatnonzero(heap.root)
-    levels[0] = dict(zip(nonzero.tolist(), heap.root[nonzero].tolist(), strict=True))
-    for bid in heap.block_ids:
-        blk = heap.blocks[bid]
-        base = bid << heap.rb
-        rows = np.flatnonzero(blk.grown)
+    levels: list[dict[int, int]] = [{} for _ in range(layout.levels)]
+    nonzero = np.flatnonzero(tree.root)
+    levels[0] = dict(zip(nonzero.tolist(), tree.root[nonzero].tolist(), strict=True))
+    for bid in storage.block_ids:
+        bitmaps = storage.blocks[bid]
+        base = bid << layout.log_chunks_per_block
+        rows = np.flatnonzero(bitmaps.grown)
         numbers = (rows + base).tolist()
-        for chunk, alloc, scav in zip(numbers, blk.alloc[rows].tolist(), blk.scav[rows].tolist(), strict=True):
+        for chunk, alloc, scav in zip(
+            numbers, bitmaps.alloc[rows].tolist(), bitmaps.scavenged[rows].tolist(), strict=True
+        ):
             chunks[chunk] = {"alloc": alloc, "scav": scav}
         # The scavenge index has data only for grown chunks (the others are never allocated or freed).
+        counts = index.blocks[bid]
         data = zip(
             numbers,
-            blk.in_use[rows].tolist(),
-            blk.last_in_use[rows].tolist(),
-            blk.gen[rows].tolist(),
-            blk.has_free[rows].tolist(),
+            counts.in_use[rows].tolist(),
+            counts.last_in_use[rows].tolist(),
+            counts.gen[rows].tolist(),
+            counts.has_free[rows].tolist(),
             strict=True,
         )
         for chunk, in_use, last, gen, has_free in data:
             if in_use or last or gen or has_free:
                 scav_chunks[chunk] = [in_use, last, gen, has_free]
         # Every summary array is scanned whole: an entry above no grown chunk must be zero, and is shown if not.
-        for level in range(1, heap.levels):
-            values = blk.sums[level]
+        summaries = tree.blocks[bid]
+        for level in range(1, layout.levels):
+            values = summaries.entries[level]
             nonzero = np.flatnonzero(values)
-            first = bid << (level * heap.lb)
+            first = bid << (level * layout.level_bits)
             levels[level].update(zip((nonzero + first).tolist(), values[nonzero].tolist(), strict=True))
     return {
-        "search_page": heap.search_page,
-        "end_chunk": heap.end_chunk,
+        "search_page": pa.search_page,
+        "end_chunk": pa.end_chunk,
         "chunks": dict(sorted(chunks.items())),
         "levels": levels,
         "scav_index": {
             "chunks": dict(sorted(scav_chunks.items())),
-            "min_chunk": heap.min_heap_chunk,
-            "force_cursor": [heap.force_page, heap.force_marked],
-            "background_cursor": [heap.bg_page, heap.bg_marked],
-            "free_high_water": heap.free_high_water,
-            "gen": heap.gen,
+            "min_chunk": index.min_heap_chunk,
+            "force_cursor": [index.force_cursor.page, index.force_cursor.marked],
+            "background_cursor": [index.background_cursor.page, index.background_cursor.marked],
+            "free_high_water": index.free_high_water,
+            "gen": index.gen,
         },
         "caches": {
-            cache_id: {"base": c.base, "free": c.free, "scav": c.scav} for cache_id, c in sorted(heap.caches.items())
+            cache_id: {"base": c.base, "free": c.free, "scav": c.scav} for cache_id, c in sorted(caches.items())
         },
     }
 

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from fast import bitmap as fbits
+from fast import scavenge as fscav
 from fast import summary as fsum
 from model import bitmap as mbitmap
 from model import scavenge as mscav
@@ -141,7 +142,7 @@ def test_scavenge_candidate_equals_model(
     used: list[int], scav: list[int], search: int, phys: int, max_pages: int, huge: int
 ) -> None:
     want = mscav.find_scavenge_candidate(used, scav, search, phys, max_pages, huge)
-    assert fbits.scavenge_candidate(as_int(used), as_int(scav), search, phys, max_pages, huge, 512) == want
+    assert fscav.scavenge_candidate(as_int(used), as_int(scav), search, phys, max_pages, huge, 512) == want
 
 
 def test_longest_one_run_on_known_values() -> None:

@@ -1,0 +1,366 @@
+"""The radix tree of packed summaries: kept up to date after every change, and searched the way Go does.
+
+Layout
+------
+Level 0, the root, is one dense uint64 array of 2**root_bits packed summaries
+(fast.summary's encoding, Go's pallocSum), 128 KiB on amd64. Below it,
+everything under one root entry lives in a SummaryBlock, made with the
+storage block of the same id (fast.storage):
+
+  entries[l]   1 <= l < levels: packed summaries of the block's
+               2**(l * level_bits) entries at level l, in index order;
+               entries[levels-1] are the leaves, one per chunk (row).
+               The entry at level l with index i (counted across the
+               whole address space) is entries[l][i - (block id << (l *
+               level_bits))]; entries[0] is empty (the root entry is
+               SummaryTree.root[block id]).
+  views[l]     memoryviews of the same arrays, for fast scalar access.
+
+A zero word is the zero summary (nothing free, or nothing grown), so a fresh
+block and the root entries with no block are a valid tree of empty space.
+
+Invariant: after every operation each stored summary, at every level,
+equals the summary of the bitmaps below it, exactly as model.tree's
+summarize_levels computes it (check() lists where it does not).
+
+Updates
+-------
+Every operation changes bitmaps and then re-summarizes only what it
+touched, as Go's pageAlloc.update does. Inside one chunk (update_chunk) the
+chunk is summarized from its bitmap read as one int (fast.summary.
+summarize_int) and one entry per level is re-merged, stopping as soon as an
+entry comes out unchanged (its ancestors then are too). A range of many
+chunks (update_range: grow, large alloc and free) sets the leaves of the
+chunks it covers whole directly (they are all in use, or all free),
+summarizes its two edge chunks, and re-merges the entries above per level,
+a few with ints and longer stretches as whole rows with numpy
+(fast.summary.merge_rows). summarize_block recomputes a block from its
+bitmaps alone, for resummarize() and check().
+
+Find
+----
+find(npages, search_page) is Go's pageAlloc.find (model.tree.tree_find): it
+descends from the root, scanning one row of entries per level with the same
+function, _scan_row: at the root the row is the whole root level, below it
+the 2**level_bits children of the entry chosen above, starting at the entry
+that holds the search hint when the hint is in the row. A root entry with no
+block is a zero summary, which only ends the free run being built, so the
+root row visits only the root entries that have a block (Storage.block_ids);
+a gap between two of them resets the run as the zero entries between would.
+At the leaves it searches the chosen chunk's bitmap (fast.bitmap.
+find_in_chunk), and it returns Go's first-free bound with the fit.
+
+Faults (fast.faults) reach this module as two switches:
+merge_width_off_by_one (every merge of children) and missed_level_update
+(update_range of a free over several chunks skips the level above the leaves).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+import numpy as np
+
+from fast.bitmap import find_in_chunk
+from fast.storage import Storage
+from fast.summary import Codec, merge_packed, merge_rows, summarize_int, summarize_rows
+
+SCALAR_ROWS = 4  # stretches of at most this many entries are merged with ints, longer ones with numpy
+
+# What scanning one row of entries found (SummaryTree._scan_row).
+FIT = 0  # the fit starts in this row: the result is its first page
+DESCEND = 1  # an entry of this row holds the fit: the result is the entry's index
+NO_FIT = 2  # nothing in this row
+
+
+class BadSummaryData(RuntimeError):
+    """The tree promised free pages the level below lacks (Go throws 'bad summary data')."""
+
+
+class SummaryBlock:
+    """The summaries of every entry under one root entry, by level (see the module comment)."""
+
+    __slots__ = ("entries", "leaves", "views")
+
+    def __init__(self, entries: list[np.ndarray]) -> None:
+        self.entries = entries
+        self.views = [memoryview(a) for a in entries]
+        self.leaves = self.views[-1]
+
+    @staticmethod
+    def empty(levels: int, level_bits: int) -> SummaryBlock:
+        return SummaryBlock(
+            [np.zeros(0, dtype=np.uint64)]
+            + [np.zeros(1 << (level * level_bits), dtype=np.uint64) for level in range(1, levels)]
+        )
+
+    def copy(self) -> SummaryBlock:
+        return SummaryBlock([a.copy() for a in self.entries])
+
+
+class SummaryTree:
+    """Every level's packed summaries, over the bitmaps of a Storage."""
+
+    __slots__ = (
+        "blocks",
+        "codec",
+        "entry_pages",
+        "free_leaf",
+        "layout",
+        "merge_width_off_by_one",
+        "missed_level_update",
+        "root",
+        "root_view",
+        "storage",
+    )
+
+    def __init__(
+        self, storage: Storage, merge_width_off_by_one: bool = False, missed_level_update: bool = False
+    ) -> None:
+        layout = storage.layout
+        self.layout = layout
+        self.storage = storage
+        self.codec = Codec(layout.geometry.log_max_packed)
+        # root[i]: root entry i's packed summary; zero for every root entry without a block.
+        self.root = np.zeros(layout.root_entries, dtype=np.uint64)
+        self.root_view = memoryview(self.root)
+        # Exactly the ids of storage.blocks.
+        self.blocks: dict[int, SummaryBlock] = {}
+        self.entry_pages = tuple(1 << log_pages for log_pages in layout.level_log_pages)  # pages one entry covers
+        self.free_leaf = self.codec.free(layout.chunk_pages)  # the leaf of a chunk with every page free
+        self.merge_width_off_by_one = merge_width_off_by_one
+        self.missed_level_update = missed_level_update
+
+    def copy(self, storage: Storage) -> SummaryTree:
+        """An independent copy, over `storage` (a copy of this tree's storage)."""
+        twin = SummaryTree(storage, self.merge_width_off_by_one, self.missed_level_update)
+        twin.root[:] = self.root
+        twin.blocks = {bid: block.copy() for bid, block in self.blocks.items()}
+        return twin
+
+    def add_block(self, bid: int) -> None:
+        """The summaries for a block Storage has just made (all zero: its chunks are not grown yet)."""
+        self.blocks[bid] = SummaryBlock.empty(self.layout.levels, self.layout.level_bits)
+
+    def leaf(self, chunk: int) -> int:
+        """The chunk's packed leaf summary; zero for a chunk under no block."""
+        block = self.blocks.get(chunk >> self.layout.log_chunks_per_block)
+        return 0 if block is None else block.leaves[chunk & self.layout.row_mask]
+
+    def max_free(self, chunk: int) -> int:
+        """The longest run of free pages in the chunk (its leaf's max)."""
+        block = self.blocks.get(chunk >> self.layout.log_chunks_per_block)
+        return 0 if block is None else self.codec.max_of(block.leaves[chunk & self.layout.row_mask])
+
+    # Updates.
+
+    def update_chunk(self, chunk: int, used: int) -> None:
+        """Re-summarize one chunk whose in-use bitmap is now `used`, and its ancestors while they change."""
+        layout, codec = self.layout, self.codec
+        leaf = codec.pack(*summarize_int(used, layout.chunk_pages))
+        bid = chunk >> layout.log_chunks_per_block
+        views = self.blocks[bid].views
+        index = chunk & layout.row_mask
+        leaves = views[-1]
+        if leaves[index] == leaf:
+            return
+        leaves[index] = leaf
+        level_bits, fan_out, entry_pages = layout.level_bits, layout.fan_out, self.entry_pages
+        fault = self.merge_width_off_by_one
+        for level in range(layout.levels - 2, 0, -1):
+            index >>= level_bits
+            first = index << level_bits
+            children = views[level + 1][first : first + fan_out].tolist()
+            merged = merge_packed(children, entry_pages[level + 1], codec, fault)
+            view = views[level]
+            if view[index] == merged:
+                return
+            view[index] = merged
+        self.root_view[bid] = merge_packed(views[1].tolist(), entry_pages[1], codec, fault)
+
+    def update_range(self, first_page: int, npages: int, whole_chunk_leaf: int, freeing: bool = False) -> None:
+        """Re-summarize the chunks of [first_page, first_page+npages) and their ancestors.
+
+        The chunks the range covers whole get the leaf `whole_chunk_leaf`
+        (they are all in use, or all free); the edge chunks are summarized
+        from their bitmaps.
+        """
+        layout, codec, storage = self.layout, self.codec, self.storage
+        level_bits, fan_out, entry_pages = layout.level_bits, layout.fan_out, self.entry_pages
+        fault = self.merge_width_off_by_one
+        chunk_pages, log_chunk_pages, page_mask = layout.chunk_pages, layout.log_chunk_pages, layout.page_mask
+        last_page = first_page + npages - 1
+        first_chunk, last_chunk = first_page >> log_chunk_pages, last_page >> log_chunk_pages
+        whole_lo = first_chunk if first_page & page_mask == 0 else first_chunk + 1
+        whole_hi = last_chunk if (last_page + 1) & page_mask == 0 else last_chunk - 1
+        skip_level = layout.levels - 2 if freeing and self.missed_level_update and last_chunk > first_chunk else -1
+        for bid, r0, r1 in storage.block_rows(first_chunk, last_chunk):
+            bitmaps = storage.blocks[bid]
+            block = self.blocks[bid]
+            base = bid << layout.log_chunks_per_block
+            w0, w1 = max(r0, whole_lo - base), min(r1, whole_hi - base)  # rows the range covers whole
+            for row in sorted({r0, r1}):
+                if not w0 <= row <= w1:
+                    block.leaves[row] = codec.pack(*summarize_int(bitmaps.read_alloc(row), chunk_pages))
+            if w0 <= w1:
+                block.entries[-1][w0 : w1 + 1] = whole_chunk_leaf
+            lo, hi = r0, r1
+            for level in range(layout.levels - 2, 0, -1):
+                lo >>= level_bits
+                hi >>= level_bits
+                if level == skip_level:
+                    continue
+                child_pages = entry_pages[level + 1]
+                if hi - lo + 1 <= SCALAR_ROWS:
+                    view, child_view = block.views[level], block.views[level + 1]
+                    for index in range(lo, hi + 1):
+                        children = child_view[index << level_bits : (index + 1) << level_bits].tolist()
+                        view[index] = merge_packed(children, child_pages, codec, fault)
+                else:
+                    rows = block.entries[level + 1][lo << level_bits : (hi + 1) << level_bits].reshape(-1, fan_out)
+                    block.entries[level][lo : hi + 1] = merge_rows(rows, child_pages, codec, fault)
+            self.root_view[bid] = merge_packed(block.views[1].tolist(), entry_pages[1], codec, fault)
+
+    # Find.
+
+    def find(self, npages: int, search_page: int) -> tuple[int | None, int]:
+        """Go's pageAlloc.find before findMappedAddr: (first page of the first fit or None, first-free bound)."""
+        layout = self.layout
+        bound_lo, bound_hi = 0, layout.total_pages - 1
+        index = 0  # the entry chosen at the level above (the root row hangs below no entry)
+        for level in range(layout.levels):
+            entries, offset, indices = self._row(level, index, search_page)
+            outcome, index, bound_lo, bound_hi = self._scan_row(
+                level, entries, offset, indices, npages, bound_lo, bound_hi
+            )
+            if outcome == FIT:
+                return index, bound_lo
+            if outcome == NO_FIT:
+                if level == 0:
+                    return None, layout.no_free_page
+                raise BadSummaryData(f"level {level - 1} promised {npages} free pages that level {level} lacks")
+
+        chunk = index
+        bitmaps = self.storage.blocks[chunk >> layout.log_chunks_per_block]
+        found, first_free = find_in_chunk(bitmaps.read_alloc(chunk & layout.row_mask), npages, 0, layout.chunk_pages)
+        if found is None or first_free is None:
+            raise BadSummaryData(f"chunk {chunk}'s summary promised {npages} free pages that its bitmap lacks")
+        chunk_base = chunk << layout.log_chunk_pages
+        free_page = chunk_base + first_free
+        if bound_lo <= free_page and chunk_base + layout.chunk_pages - 1 <= bound_hi:
+            bound_lo = free_page
+        return chunk_base + found, bound_lo
+
+    def _row(self, level: int, parent: int, search_page: int) -> tuple[Sequence[int], int, Sequence[int]]:
+        """The row find scans at `level`, below entry `parent` of the level above.
+
+        Returns (entries, offset, indices): entry i's packed summary is
+        entries[i - offset], and indices are the entries to visit, in order,
+        from the one holding the search hint if it is in the row.
+        """
+        layout = self.layout
+        search_index = search_page >> layout.level_log_pages[level]
+        if level == 0:
+            # The whole root level; root entries without a block are zero, so only the others are visited.
+            ids = self.storage.block_ids
+            first = bisect.bisect_left(ids, search_index) if search_index < layout.root_entries else 0
+            return self.root_view, 0, (ids[first:] if first else ids)
+        level_bits = layout.level_bits
+        row_first = parent << level_bits
+        row_end = row_first + layout.fan_out
+        start = search_index if row_first <= search_index < row_end else row_first
+        bid = parent >> ((level - 1) * level_bits)
+        return self.blocks[bid].views[level], bid << (level * level_bits), range(start, row_end)
+
+    def _scan_row(
+        self,
+        level: int,
+        entries: Sequence[int],
+        offset: int,
+        indices: Sequence[int],
+        npages: int,
+        bound_lo: int,
+        bound_hi: int,
+    ) -> tuple[int, int, int, int]:
+        """Go's find at one level: walk a row, tracking the free run that reaches each entry from the left.
+
+        Returns (outcome, where, bound_lo, bound_hi): FIT with the fit's
+        first page, DESCEND with the index of the entry to descend into, or
+        NO_FIT; and the first-free bound, narrowed to every non-zero entry
+        met inside it. Indices not consecutive stand for zero entries
+        between them, which reset the run.
+        """
+        log_width = self.layout.level_log_pages[level]
+        width = 1 << log_width
+        unpack = self.codec.unpack
+        run = run_base = 0  # the free run reaching the current entry from the left, and its first page
+        previous = -2
+        for index in indices:
+            if index != previous + 1:
+                run = 0
+            previous = index
+            packed = entries[index - offset]
+            if not packed:
+                run = 0
+                continue
+            entry_base = index << log_width
+            if bound_lo <= entry_base and entry_base + width - 1 <= bound_hi:
+                bound_lo, bound_hi = entry_base, entry_base + width - 1
+            start, most, end = unpack(packed)
+            if run + start >= npages:
+                if run == 0:
+                    run_base = entry_base
+                return FIT, run_base, bound_lo, bound_hi
+            if most >= npages:
+                return DESCEND, index, bound_lo, bound_hi
+            if run == 0 or start < width:
+                run = end
+                run_base = entry_base + width - end
+            else:
+                run += width  # a fully free entry carries the run on
+        if run >= npages:  # as Go and the model, though a run that long would have been taken above
+            return FIT, run_base, bound_lo, bound_hi
+        return NO_FIT, 0, bound_lo, bound_hi
+
+    # Whole blocks.
+
+    def summarize_block(self, bid: int) -> list[np.ndarray]:
+        """Every level of one block computed afresh from its bitmaps: [root entry], level 1, ..., leaves."""
+        bitmaps = self.storage.blocks[bid]
+        codec, fan_out, fault = self.codec, self.layout.fan_out, self.merge_width_off_by_one
+        leaves = np.where(bitmaps.grown, codec.pack_arrays(*summarize_rows(bitmaps.alloc)), np.uint64(0))
+        levels = [leaves]
+        for level in range(self.layout.levels - 2, 0, -1):
+            children = levels[0].reshape(-1, fan_out)
+            levels.insert(0, merge_rows(children, self.entry_pages[level + 1], codec, fault))
+        root = merge_packed(levels[0].tolist(), self.entry_pages[1], codec, fault)
+        return [np.array([root], dtype=np.uint64), *levels]
+
+    def resummarize(self) -> None:
+        """Recompute every summary of the heap from the bitmaps, one block at a time with numpy."""
+        for bid in self.storage.block_ids:
+            levels = self.summarize_block(bid)
+            block = self.blocks[bid]
+            for level in range(1, self.layout.levels):
+                block.entries[level][:] = levels[level]
+            self.root_view[bid] = int(levels[0][0])
+
+    def check(self) -> list[str]:
+        """Where the stored summaries differ from the bitmaps' (empty when the tree invariant holds)."""
+        out = []
+        for bid in self.storage.block_ids:
+            levels = self.summarize_block(bid)
+            block = self.blocks[bid]
+            if int(levels[0][0]) != self.root_view[bid]:
+                out.append(f"root entry {bid}: stored {self.root_view[bid]:#x}, bitmaps give {int(levels[0][0]):#x}")
+            for level in range(1, self.layout.levels):
+                bad = np.flatnonzero(block.entries[level] != levels[level])
+                if bad.size:
+                    i = int(bad[0])
+                    index = (bid << (level * self.layout.level_bits)) + i
+                    out.append(
+                        f"level {level} entry {index}: stored {int(block.entries[level][i]):#x}, "
+                        f"bitmaps give {int(levels[level][i]):#x}"
+                    )
+        return out
