@@ -25,7 +25,7 @@ Flag = Any  # a bool or a z3 BoolRef
 
 
 def _z3() -> Any:
-    import z3
+    import z3  # here, not at the top: the model runs on ints without Z3; only the proofs load it
 
     return z3
 

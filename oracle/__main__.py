@@ -1,3 +1,5 @@
+"""`python -m oracle`: the oracle's command line (oracle.cli)."""
+
 import sys
 
 from oracle.cli import main

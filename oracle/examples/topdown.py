@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from model.errors import InvalidOperation
 from model.results import AllocResult, CacheFill, ScavengeResult
-from oracle.pagealloc.adapters import apply_op
+from oracle.pagealloc.protocol import apply_to_heap, make_geometry
 from oracle.pagealloc.trace import Op, Outcome, Params
 
 CACHE_PAGES = 64
@@ -164,10 +164,8 @@ class TopDownImpl:
     name = "topdown"
 
     def __init__(self, params: Params) -> None:
-        from oracle.pagealloc.protocol import make_geometry
-
         g = make_geometry(params)
         self.heap = TopDownHeap(g.chunk_pages, g.total_chunks)
 
     def apply(self, op: Op) -> Outcome | None:
-        return apply_op(self.heap, op)
+        return apply_to_heap(self.heap, op)

@@ -112,8 +112,8 @@ def cmd_mark(argv: list[str]) -> int:
 
 
 def cmd_replay(argv: list[str]) -> int:
+    from oracle.common.errors import TraceError
     from oracle.gc.replay import replay_gc
-    from oracle.pagealloc.trace import TraceError
 
     p = argparse.ArgumentParser(prog="python -m oracle gc-replay", description="replay a GC trace against the model")
     p.add_argument("trace")

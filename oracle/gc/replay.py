@@ -29,8 +29,8 @@ from model.gc import invariants as inv
 from model.gc.barrier import HYBRID, Barrier
 from model.gc.cycle import PHASE_MARK, GcWorld
 from model.gc.results import sort_ids
+from oracle.common.errors import TraceError
 from oracle.gc.trace import GcOp, Outcome, header_json, parse_header, parse_op, read_lines, split_lines
-from oracle.pagealloc.trace import TraceError
 
 
 @attrs.frozen

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from model.gc.barrier import Barrier
+from oracle.common.errors import TraceError
 from oracle.gc.replay import replay_text
-from oracle.pagealloc.trace import TraceError
 
 Predicate = Callable[[str], bool]
 

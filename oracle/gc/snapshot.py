@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from model.gc.results import HeapSpec, HeapSpecError, ObjectId, ObjectSpec, check_id
-from oracle.pagealloc.trace import is_int
+from oracle.common.jsonlines import is_int
 
 FORMAT_NAME = "gc"
 VERSION = 1

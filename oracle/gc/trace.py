@@ -37,8 +37,9 @@ from typing import Any
 import attrs
 
 from model.gc.results import HeapSpec, ObjectId, sort_ids
+from oracle.common.errors import TraceError
+from oracle.common.jsonlines import is_int, iter_lines
 from oracle.gc import snapshot as gc_snapshot
-from oracle.pagealloc.trace import TraceError, is_int, iter_lines
 
 FORMAT_NAME = "gc"
 VERSION = 1

@@ -4,7 +4,8 @@ Each mutant is a rule: a runtime file, a short pattern that must occur in
 the pristine file exactly once, and its replacement. Go's source is never
 copied into this project: the rule is applied to a temporary copy of the
 one file, which `go test -overlay` puts in place of the original when the
-live driver is built (oracle.golive.driver.build_driver); GOROOT is not modified.
+live driver is built (oracle.golive.driver.build_driver, with
+oracle.golive.mutation); GOROOT is not modified.
 A pattern that no longer matches exactly once (a newer Go changed the code)
 is an error, never "not found", and every mutant must still compile
 (`--check` builds them all without fuzzing).
@@ -17,7 +18,7 @@ seconds to the first failing example and to the shrunk trace on disk
 (build time excluded), and the trace. `python -m oracle replay TRACE
 --impl go --mutant NAME` reproduces a trace against the mutant.
 
-The bugs are the kinds the issue lists: an off-by-one in summary merging, a
+The bugs are classic page-allocator mistakes: an off-by-one in summary merging, a
 wrong start/end in summarize, findBitRange64 off by one, a cache flush that
 forgets scavenged bits, an allocation that keeps scavenged bits, a search
 hint moved past free pages, a missed summary update, huge-page extension
@@ -26,7 +27,6 @@ ignored; and a few more in the scavenger and the page cache.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -34,9 +34,11 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import ModelError
-from oracle.golive import driver as golive
-from oracle.golive.campaign import DEFAULT_OUT, print_result, run_campaign
-from oracle.golive.driver import Mutation
+from oracle.common.errors import UsageError
+from oracle.golive.campaign import print_result, run_campaign
+from oracle.golive.driver import build_driver, mutated_source
+from oracle.golive.mutation import Mutation
+from oracle.golive.toolchain import GoBuildFailed, Toolchain
 
 MUTANTS: tuple[Mutation, ...] = (
     Mutation(
@@ -140,23 +142,23 @@ def mutant(name: str) -> Mutation:
     for m in MUTANTS:
         if m.name == name:
             return m
-    raise ModelError(f"unknown mutant {name!r} (known: {', '.join(m.name for m in MUTANTS)})")
+    raise UsageError(f"unknown mutant {name!r} (known: {', '.join(m.name for m in MUTANTS)})")
 
 
-def check_patterns(tc: golive.Toolchain) -> list[str]:
+def check_patterns(tc: Toolchain) -> list[str]:
     """Problems with the rules against this Go tree: patterns that do not occur exactly once."""
     problems = []
     for m in MUTANTS:
         try:
-            golive.mutated_source(tc, m)
-        except ModelError as e:
+            mutated_source(tc, m)
+        except UsageError as e:
             problems.append(str(e))
     return problems
 
 
 def hunt(
     m: Mutation,
-    tc: golive.Toolchain,
+    tc: Toolchain,
     seconds: float,
     seed: int,
     out_dir: Path,
@@ -167,8 +169,8 @@ def hunt(
     started = time.monotonic()
     row: dict[str, Any] = {"mutant": m.name, "file": m.file, "bug": m.bug}
     try:
-        binary = golive.build_driver(tc, m)
-    except golive.GoBuildFailed as e:
+        binary = build_driver(tc, m)
+    except GoBuildFailed as e:
         row.update(found=None, error=f"does not compile: {e}")
         return row
     row["build_seconds"] = round(time.monotonic() - started, 1)
@@ -206,61 +208,43 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m oracle go-mutants",
-        description="Apply seeded bugs to the runtime's page allocator and check that the go campaign finds them.",
-    )
-    parser.add_argument("names", nargs="*", metavar="NAME", help="mutants to run (default: all)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="campaign time per mutant (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=1, help="campaign seed (default: %(default)s)")
-    parser.add_argument("--shrink-seconds", type=float, default=20.0, help="time for shrinking each failure")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where failing traces go (default: %(default)s)")
-    parser.add_argument("--goroot", default=None, help="the Go tree to mutate (default: $GOROOT, else go env GOROOT)")
-    parser.add_argument("--list", action="store_true", help="list the mutants and exit")
-    parser.add_argument("--check", action="store_true", help="check every pattern and build every mutant, no fuzzing")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per mutant")
-    parser.add_argument("-v", "--verbose", action="store_true", help="print each campaign's failure as it is found")
-    args = parser.parse_args(argv)
+def check_builds(tc: Toolchain, chosen: list[Mutation]) -> int:
+    """Build every chosen mutant without fuzzing; 0 if all compile, 2 otherwise."""
+    status = 0
+    for m in chosen:
+        started = time.monotonic()
+        try:
+            build_driver(tc, m)
+            print(f"{m.name:<30} compiles ({time.monotonic() - started:.1f}s)")
+        except GoBuildFailed as e:
+            print(f"{m.name:<30} DOES NOT COMPILE: {e}")
+            status = 2
+    return status
 
-    if args.list:
-        for m in MUTANTS:
-            print(f"{m.name:<30} {m.file:<15} {m.bug}")
-        return 0
-    try:
-        chosen = [mutant(n) for n in args.names] if args.names else list(MUTANTS)
-        tc = golive.find_toolchain(args.goroot)
-    except ModelError as e:
-        print(f"go-mutants: {e}", file=sys.stderr)
-        return 2
-    bad = [p for p in check_patterns(tc) if any(p.startswith(f"mutant {m.name}:") for m in chosen)]
-    if bad:
-        for p in bad:
-            print(f"go-mutants: {p}", file=sys.stderr)
-        return 2
-    if args.check:
-        status = 0
-        for m in chosen:
-            started = time.monotonic()
-            try:
-                golive.build_driver(tc, m)
-                print(f"{m.name:<30} compiles ({time.monotonic() - started:.1f}s)")
-            except golive.GoBuildFailed as e:
-                print(f"{m.name:<30} DOES NOT COMPILE: {e}")
-                status = 2
-        return status
+
+def hunt_all(
+    chosen: list[Mutation],
+    tc: Toolchain,
+    seconds: float,
+    seed: int,
+    out_dir: Path,
+    shrink_seconds: float,
+    as_json: bool,
+    verbose: bool,
+) -> int:
+    """Hunt each mutant and print a row each (or JSON lines); 0 if all were found, 1 if not, 2 on an error."""
     rows = []
     for m in chosen:
-        row = hunt(m, tc, args.seconds, args.seed, args.out, args.shrink_seconds, args.verbose and not args.json)
+        row = hunt(m, tc, seconds, seed, out_dir, shrink_seconds, verbose and not as_json)
         rows.append(row)
-        if args.json:
+        if as_json:
             print(json.dumps(row), flush=True)
-        elif args.verbose:
+        elif verbose:
             print(format_table([row]).splitlines()[-1], flush=True)
-    if not args.json:
+    if not as_json:
         print(format_table(rows))
         found = sum(1 for r in rows if r.get("found"))
-        print(f"{found} of {len(rows)} mutants found ({args.seconds:g}s campaign each, seed {args.seed})")
+        print(f"{found} of {len(rows)} mutants found ({seconds:g}s campaign each, seed {seed})")
     if any(r.get("error") for r in rows):
         return 2
     return 0 if all(r.get("found") for r in rows) else 1

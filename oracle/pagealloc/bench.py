@@ -54,7 +54,9 @@ from model import tree
 from model.geometry import AMD64
 from model.pageheap import PageHeap
 from model.summary import pack
-from oracle.pagealloc import protocol as impls
+from oracle.pagealloc.fuzz import CampaignConfig, run_campaign
+from oracle.pagealloc.protocol import make_geometry
+from oracle.pagealloc.registry import create
 from oracle.pagealloc.trace import Op, Params, header_json, outcome_to_json, read_header_and_ops
 
 GIB_CHUNKS = 256  # 4 MiB chunks per GiB
@@ -163,7 +165,7 @@ class TraceGenerator:
 
     def __init__(self, seed: int, params: Params) -> None:
         self.rng = random.Random(seed)
-        self.heap = FastPageHeap(impls.make_geometry(params), params.phys_page_pages, params.huge_page_pages)
+        self.heap = FastPageHeap(make_geometry(params), params.phys_page_pages, params.huge_page_pages)
         self.live: list[tuple[int, int]] = []
         self.caches: dict[int, int] = {}  # id -> free map
         self.next_chunk = HEAP_BASE_CHUNK
@@ -244,7 +246,7 @@ def replay_only(path: Path, impl_name: str, limit: int | None = None) -> tuple[i
     """Parse, apply and check every expect, with no judge: (ops run, seconds, first mismatch or None)."""
     started = time.perf_counter()
     params, ops = read_header_and_ops(path)
-    target = impls.create(impl_name, params)
+    target = create(impl_name, params)
     count = 0
     for op in ops:
         got = target.apply(op)
@@ -257,8 +259,6 @@ def replay_only(path: Path, impl_name: str, limit: int | None = None) -> tuple[i
 
 
 def differential_rate(impl: str, seconds: float) -> tuple[float, int]:
-    from oracle.pagealloc.fuzz import CampaignConfig, run_campaign
-
     result = run_campaign(
         CampaignConfig(impl=impl, seconds=seconds, database=None, failures_dir=Path(tempfile.gettempdir()))
     )

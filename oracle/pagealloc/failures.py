@@ -6,8 +6,9 @@ failing one, each `expect` the model's, so that
     python -m oracle replay FILE --impl NAME
 
 shows the same line, op, expected and got that the oracle printed. That
-holds directly for a result that differs, and for a difference of states
-that the machine's quick probes showed in a result (the probe's lines end
+holds directly for a line whose answer fails (replay judges every line by
+the same rule, oracle.pagealloc.lockstep), and for a difference of states
+that the machine's quick probes showed in an answer (the probe's lines end
 the trace; oracle.pagealloc.probes). A latent difference, one no quick probe showed,
 gets the full probes here (draining the heap, scavenging everything, ...),
 on instances rebuilt by replaying the trace; if one shows it, its lines are
@@ -15,7 +16,8 @@ appended, and otherwise the message says that replay will find every
 result equal.
 
 A reproducible trace is then minimized (`minimize`: runs of lines removed
-while a result still differs), and the message is rebuilt from the file
+while a line still fails, with the oracle's one shrinking core,
+oracle.common.shrink), and the message is rebuilt from the file
 itself (`explain`): the differing line exactly as replay prints it, where
 the states first differed, and below it the oracle's original report.
 
@@ -39,14 +41,17 @@ from pathlib import Path
 
 import attrs
 
-from model.errors import ModelError
-from oracle.pagealloc.adapters import snapshot_of
-from oracle.pagealloc.machine import Failure, ImplFactory, TraceLines, call_impl
+from oracle.common.errors import TraceError
+from oracle.common.output import new_file, output_folder
+from oracle.common.shrink import Reducer
+from oracle.pagealloc import lockstep
+from oracle.pagealloc.lockstep import Expect
+from oracle.pagealloc.machine import Failure, ImplFactory, TraceLines
 from oracle.pagealloc.probes import replay_pair, run_probes, sequences
 from oracle.pagealloc.protocol import ModelImpl, make_geometry
-from oracle.pagealloc.replay import Mismatch
-from oracle.pagealloc.state import diff_states, model_state
-from oracle.pagealloc.trace import OPS_WITH_RESULT, Op, Params, dumps
+from oracle.pagealloc.registry import ImplOptions
+from oracle.pagealloc.state import diff_states, model_state, snapshot_of
+from oracle.pagealloc.trace import Op, Params, dumps
 
 MINIMIZE_SECONDS = 10.0
 
@@ -60,105 +65,91 @@ class WrittenFailure:
 
 
 def first_mismatch(params: Params, ops: list[Op], factory: ImplFactory) -> TraceLines | None:
-    """Replay ops into a fresh model and implementation: the lines up to the first differing result, or None.
+    """Replay ops into a fresh model and implementation: the lines up to the first failing one, or None.
 
     None also when a line is invalid for the model (with lines removed, a free may free nothing).
     """
+    numbered = [Op(op.kind, op.args, None, k + 2) for k, op in enumerate(ops)]
     model, impl = ModelImpl(params), factory(params)
     lines: TraceLines = []
-    for k, op in enumerate(ops):
-        line = Op(op.kind, op.args, None, k + 2)
-        try:
-            want = model.apply(line)
-        except ModelError:
-            return None
-        got, _ = call_impl(impl, line)
-        lines.append((line, want))
-        if line.kind in OPS_WITH_RESULT and got != want:
-            return lines
+    try:
+        for line in lockstep.run(impl, numbered, model, Expect.MODEL):
+            lines.append((line.op, line.expected if isinstance(line.expected, dict) else None))
+            if line.mismatch is not None:
+                return lines
+    except TraceError:
+        return None
     return None
 
 
 def minimize(params: Params, lines: TraceLines, factory: ImplFactory, seconds: float) -> TraceLines:
-    """The shortest trace found, by removing runs of lines, that still ends in a differing result.
+    """The shortest trace found, by removing runs of lines, that still ends in a failing line.
 
-    A ddmin-style pass after Hypothesis's shrinking: Hypothesis shrinks the
-    test case within its time limit; this cuts what the trace still has that
-    the failure does not need (steps that changed nothing, a grow far away).
+    A delta-debugging pass after Hypothesis's shrinking: Hypothesis shrinks
+    the test case within its time limit; this cuts what the trace still has
+    that the failure does not need (steps that changed nothing, a grow far away).
     """
-    deadline = time.monotonic() + seconds
     best = first_mismatch(params, [op for op, _ in lines], factory)
     if best is None:
         return lines
-    parts = 2
-    while len(best) >= 2 and time.monotonic() < deadline:
-        ops = [op for op, _ in best]
-        size = -(-len(ops) // parts)
-        for start in range(0, len(ops), size):
-            candidate = first_mismatch(params, ops[:start] + ops[start + size :], factory)
-            if candidate is not None:
-                best, parts = candidate, max(parts - 1, 2)
-                break
-            if time.monotonic() >= deadline:
-                break
-        else:
-            if size == 1:
-                break
-            parts = min(parts * 2, len(ops))
-    return best
+
+    def still_fails(candidate: TraceLines, _prefix: int) -> TraceLines | None:
+        return first_mismatch(params, [op for op, _ in candidate], factory)
+
+    return Reducer(best, still_fails, seconds).reduce([Reducer.remove_runs])
 
 
 def explain(params: Params, lines: TraceLines, factory: ImplFactory) -> str:
-    """What replaying the lines shows: the differing result as replay prints it, and where the states first differed."""
+    """What replaying the lines shows: the failing line as replay prints it, and where the states first differed."""
     model, impl = ModelImpl(params), factory(params)
     geometry = make_geometry(params)
     differed = ""
-    for op, want in lines:
-        model.apply(op)
-        got, _ = call_impl(impl, op)
-        if op.kind in OPS_WITH_RESULT and got != want:
-            return Mismatch(op.line, op, want, got).describe() + differed
-        if not differed:
-            snapshot = snapshot_of(impl)
-            differences = diff_states(model_state(model.heap), snapshot, geometry) if snapshot else []
-            if differences:
-                differed = f"\n  the states first differed after line {op.line}: {op.describe()}"
-                differed += "".join(f"\n    {d}" for d in differences)
-    return "(replay shows no differing result)" + differed
+    try:
+        for line in lockstep.run(impl, [op for op, _ in lines], model, Expect.MODEL):
+            if line.mismatch is not None:
+                return line.mismatch.describe() + differed
+            if not differed:
+                snapshot = snapshot_of(impl)
+                differences = diff_states(model_state(model.heap), snapshot, geometry) if snapshot else []
+                if differences:
+                    differed = f"\n  the states first differed after line {line.op.line}: {line.op.describe()}"
+                    differed += "".join(f"\n    {d}" for d in differences)
+    except TraceError as e:
+        return f"(the model refuses {e})" + differed
+    return "(replay shows no failing line)" + differed
 
 
-def replay_command(path: Path, failure: Failure, cmd: str | None) -> str:
+def replay_command(path: Path, failure: Failure, options: ImplOptions) -> str:
+    extra = f" --cmd {shlex.quote(options.cmd)}" if options.cmd and failure.impl == "subprocess" else ""
+    extra += "".join(f" --fault {name}" for name in sorted(options.faults))
     if failure.level == "safe":
-        extra = f" --cmd {shlex.quote(cmd)}" if cmd else ""
         return f"python -m oracle fuzz --level safe --impl {failure.impl}{extra} --replay {shlex.quote(str(path))}"
-    prefix = f"ORACLE_SUBPROCESS_CMD={shlex.quote(cmd)} " if cmd and failure.impl == "subprocess" else ""
-    return f"{prefix}python -m oracle replay {shlex.quote(str(path))} --impl {failure.impl}"
+    return f"python -m oracle replay {shlex.quote(str(path))} --impl {failure.impl}{extra}"
 
 
 def write_failure(
     failure: Failure,
     folder: Path,
     factory: ImplFactory | None = None,
-    cmd: str | None = None,
-    label: str = "",
+    options: ImplOptions | None = None,
     minimize_seconds: float = MINIMIZE_SECONDS,
 ) -> WrittenFailure:
-    """Write the failure's trace into folder and return its path and the full message."""
-    if failure.kind in ("latent", "mismatch") and failure.probe is None and factory is not None:
-        visible = failure.kind == "mismatch" and failure.op is not None and failure.op.kind in OPS_WITH_RESULT
-        if not visible:
-            pair = replay_pair(failure.params, factory, failure.ops, call_impl)
-            found = run_probes(pair, failure.ops, sequences(failure.params, failure.ops, full=True), call_impl)
-            if found is not None:
-                failure.probe_lines, failure.probe = found
+    """Write the failure's trace into folder and return its path and the full message.
+
+    factory makes the implementation (with options) again, for probing and minimizing."""
+    options = options or ImplOptions()
+    label = "_".join(sorted(options.faults))
+    if failure.kind == "latent" and failure.probe is None and factory is not None:
+        pair = replay_pair(failure.params, factory, failure.ops)
+        found = run_probes(pair, failure.ops, sequences(failure.params, failure.ops, full=True))
+        if found is not None:
+            failure.probe_lines, failure.probe = found
     lines = failure.trace_lines
     message = failure.message()
     if failure.level == "safe":
         reproduces = True
-    elif failure.kind == "mismatch":
-        reproduces = (failure.op is not None and failure.op.kind in OPS_WITH_RESULT) or failure.probe is not None
     else:
-        reproduces = failure.probe is not None
+        reproduces = failure.kind == "mismatch" or failure.probe is not None
     if failure.level == "exact" and reproduces and factory is not None and minimize_seconds > 0:
         lines = minimize(failure.params, lines, factory, minimize_seconds)
         message = explain(failure.params, lines, factory)
@@ -170,16 +161,12 @@ def write_failure(
     elif failure.kind == "model":
         message += "\n  (a model bug: the trace reproduces the steps with --impl model)"
     elif not reproduces:
-        message += "\n  no probe made a result differ: replay will find every result equal"
-    folder.mkdir(parents=True, exist_ok=True)
+        message += "\n  no probe made an answer differ: replay will find every line passing"
+    output_folder(folder, "failures folder")
     stamp = time.strftime("%Y%m%d-%H%M%S")
     name = f"{failure.impl}-{failure.level}{'-' + label if label else ''}-{stamp}-{os.getpid()}"
-    path = folder / f"{name}.jsonl"
-    n = 1
-    while path.exists():
-        n += 1
-        path = folder / f"{name}-{n}.jsonl"
+    path = new_file(folder, name)
     path.write_text(dumps(failure.params, lines), encoding="utf-8")
     message += f"\n  trace: {path} ({len(lines)} lines after the header)"
-    message += f"\n  reproduce: {replay_command(path, failure, cmd)}"
+    message += f"\n  reproduce: {replay_command(path, failure, options)}"
     return WrittenFailure(path, message, failure.kind, reproduces)

@@ -39,11 +39,9 @@ from typing import Any, TextIO
 import attrs
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.internal.conjecture import engine
 from hypothesis.stateful import run_state_machine_as_test
 
-from fast import faults as fault_names
-from model.errors import ModelError
-from oracle.pagealloc import protocol as impls
 from oracle.pagealloc.failures import WrittenFailure, write_failure
 from oracle.pagealloc.machine import (
     MODEL_INVARIANTS_EVERY,
@@ -55,6 +53,7 @@ from oracle.pagealloc.machine import (
     Shadow,
     machine_class,
 )
+from oracle.pagealloc.registry import ImplOptions, factory
 from oracle.pagealloc.trace import Params, read_header_and_ops
 
 DEFAULT_DB = Path(".hypothesis/oracle-fuzz")
@@ -62,14 +61,10 @@ SHRINK_SECONDS = 30.0
 DEFAULT_FAILURES = Path("failures")
 
 
-def make_factory(impl: str, cmd: str | None = None) -> ImplFactory:
-    if impl == "subprocess":
-        from oracle.pagealloc.subprocess import SubprocessImpl
-
-        return lambda params: SubprocessImpl(params, cmd)
-    if impl not in impls.IMPLEMENTATIONS:
-        raise ModelError(f"unknown implementation {impl!r} (known: {', '.join(sorted(impls.IMPLEMENTATIONS))})")
-    return lambda params: impls.create(impl, params)
+def make_factory(impl: str, cmd: str | None = None, faults: tuple[str, ...] = ()) -> tuple[ImplFactory, ImplOptions]:
+    """The factory of the named implementation and its options (ParameterError for an unknown name)."""
+    options = ImplOptions(cmd=cmd, faults=frozenset(faults))
+    return factory(impl, options), options
 
 
 @contextlib.contextmanager
@@ -80,8 +75,6 @@ def shrink_deadline(seconds: float) -> Iterator[None]:
     starts shrinking; without that constant (another Hypothesis version)
     shrinking simply runs to Hypothesis's own limits.
     """
-    from hypothesis.internal.conjecture import engine
-
     if not hasattr(engine, "MAX_SHRINKING_SECONDS"):
         yield
         return
@@ -127,9 +120,9 @@ def run_once(
     failure when nothing else failed, unless report_latent is False: then it
     is only returned, for a campaign that goes on looking for a visible one.
     """
-    factory = make_factory(impl, cmd)
+    make, options = make_factory(impl, cmd, faults)
     log = RunLog(on_step=on_step)
-    config = MachineConfig(impl, factory, level, params, model_invariants_every, log=log)
+    config = MachineConfig(impl, make, level, params, model_invariants_every, log=log)
     tag = "_".join(sorted(faults))
     cls = machine_class(config, tag)
     if seed is not None:
@@ -148,21 +141,17 @@ def run_once(
     )
     started = time.perf_counter()
     written = None
-    with (
-        fault_names.injected(*faults),
-        contextlib.redirect_stdout(io.StringIO()),
-        shrink_deadline(shrink_seconds),
-    ):
+    with contextlib.redirect_stdout(io.StringIO()), shrink_deadline(shrink_seconds):
         try:
             run_state_machine_as_test(cls, settings=run_settings)
         except Exception as e:
             failure = log.last_failure
             if failure is None or not isinstance(e, OracleFailure | AssertionError):
                 raise
-            written = write_failure(failure, failures_dir, factory, cmd, tag)
+            written = write_failure(failure, failures_dir, make, options)
         if written is None and log.latent is not None and report_latent:
             # No result ever differed, but the states did: report the shortest such case (not shrunk).
-            written = write_failure(log.latent, failures_dir, factory, cmd, tag)
+            written = write_failure(log.latent, failures_dir, make, options)
             log.first_failure_example = log.first_failure_example or log.examples
     seconds = time.perf_counter() - started
     return RunResult(log.steps, log.examples, seconds, written, log.first_failure_example, log.latent)
@@ -243,9 +232,8 @@ def _worker_rounds(
         left = deadline - time.monotonic()
         per_round = max(1, min(int(1.0 / max(per_example, 1e-3)), int(left / max(per_example, 1e-3)) + 1, 200))
     if latent is not None:
-        factory = make_factory(config.impl, config.cmd)
-        with fault_names.injected(*config.faults):
-            written = write_failure(latent, config.failures_dir, factory, config.cmd, "_".join(sorted(config.faults)))
+        make, options = make_factory(config.impl, config.cmd, config.faults)
+        written = write_failure(latent, config.failures_dir, make, options)
         return steps, examples, written
     return steps, examples, None
 
@@ -302,7 +290,7 @@ class Progress:
 
 def run_campaign(config: CampaignConfig, progress: TextIO | None = None) -> CampaignResult:
     """Fuzz for config.seconds on config.workers processes; progress is shown on `progress` if a terminal."""
-    make_factory(config.impl, config.cmd)  # refuse an unknown implementation before starting anything
+    make_factory(config.impl, config.cmd, config.faults)  # refuse an unknown implementation before starting anything
     started = time.monotonic()
     deadline = started + config.seconds
     display = Progress(config, progress or sys.stderr, progress is not None)
@@ -389,10 +377,10 @@ def short_campaign(seconds: float = 5.0, impl: str = "fast", out: TextIO | None 
     return 1 if result.failures else 0
 
 
-def replay_safe(path: Path, impl: str, cmd: str | None = None) -> str | None:
+def replay_safe(path: Path, impl: str, options: ImplOptions | None = None) -> str | None:
     """Re-check a safe-level trace against the implementation; the failure message, or None."""
     params, ops = read_header_and_ops(path)
-    checker = Shadow(params, make_factory(impl, cmd), impl)
+    checker = Shadow(params, factory(impl, options), impl)
     for op in ops:
         try:
             got = checker.apply(op.kind, dict(op.args))

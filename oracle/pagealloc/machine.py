@@ -61,17 +61,17 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from model.errors import InvalidOperation, ModelError
+from model.errors import ModelError
 from model.geometry import Geometry
 from model.invariants import all_violations
 from model.summary import pack, unpack_triple
 from model.tree import summarize_levels
-from oracle.pagealloc.adapters import snapshot_of
-from oracle.pagealloc.probes import SCAVENGE_SPAN, Probe, clone_pair, run_probes
+from oracle.pagealloc.lockstep import Mismatch, judge
+from oracle.pagealloc.probes import SCAVENGE_SPAN, clone_pair, run_probes
 from oracle.pagealloc.probes import sequences as probe_sequences
-from oracle.pagealloc.protocol import Implementation, ModelImpl, make_geometry
-from oracle.pagealloc.state import State, diff_states, model_state
-from oracle.pagealloc.trace import OPS_WITH_RESULT, Op, Outcome, Params, show
+from oracle.pagealloc.protocol import Answer, Implementation, ModelImpl, Refusal, answer, make_geometry, show
+from oracle.pagealloc.state import State, diff_states, model_state, snapshot_of
+from oracle.pagealloc.trace import OPS_WITH_RESULT, Op, Outcome, Params
 
 CACHE_PAGES = 64
 CACHE_IDS = 4
@@ -89,23 +89,31 @@ TraceLines = list[tuple[Op, Outcome | None]]
 
 @attrs.define
 class Failure:
-    kind: str  # mismatch, state, refusal, model, safety
+    """What the machine found, with the trace that led there.
+
+    kind: mismatch (a line's answer fails, see oracle.pagealloc.lockstep),
+    refusal (an invalid line was not refused), state (the states differ and
+    a probe shows it in an answer), latent (the states differ and no probe
+    shows it), model (the model breaks its own invariants), safety (the
+    safe level's knowledge is contradicted).
+    """
+
+    kind: str
     params: Params
     ops: TraceLines
     line: int
     op: Op | None
-    expected: Outcome | None
-    got: Outcome | None
+    answer: Mismatch | None  # the failing line's expected and got, when the failure is one line's answer
     detail: list[str]
     level: str
     impl: str
-    probe: Probe | None = None
+    probe: Mismatch | None = None
     probe_lines: TraceLines | None = None
     first_divergence: int | None = None
 
     @property
     def trace_lines(self) -> TraceLines:
-        """The lines to write: the trace, and the probe that shows the failure in a result if there is one."""
+        """The lines to write: the trace, and the probe that shows the failure in an answer if there is one."""
         return self.probe_lines if self.probe_lines is not None else self.ops
 
     @property
@@ -115,19 +123,16 @@ class Failure:
         return f"line {self.line}: {self.op.describe()}"
 
     def message(self) -> str:
-        kind = self.op.kind if self.op is not None else "alloc"
-        text = f"{self.headline}\n  expected {show(kind, self.expected)}\n  got      {show(kind, self.got)}"
         if self.kind in ("state", "latent"):
             text = f"{self.headline}\n  the states differ after this line:"
         elif self.kind == "model":
             text = f"{self.headline}\n  the MODEL breaks its own invariants after this line:"
-        elif self.kind == "refusal":
-            text = (
-                f"{self.headline}\n  this operation is invalid and must be refused with nothing changed\n"
-                f"  expected {show(kind, self.expected)}\n  got      {show(kind, self.got)}"
-            )
         elif self.kind == "safety":
-            text = f"{self.headline}\n  got      {show(kind, self.got)}\n  which breaks:"
+            got = show(self.op.kind, self.answer.got) if self.op is not None and self.answer is not None else "nothing"
+            text = f"{self.headline}\n  got      {got}\n  which breaks:"
+        else:
+            assert self.answer is not None
+            text = self.answer.describe()
         lines = [text, *(f"    {d}" for d in self.detail)]
         if self.probe is not None:
             lines.append("  replay shows it at")
@@ -141,21 +146,6 @@ class OracleFailure(AssertionError):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.message())
         self.failure = failure
-
-
-def call_impl(impl: Implementation, op: Op) -> tuple[Outcome | None, bool]:
-    """(outcome, refused): the implementation's answer; an error is an {"error": ...} outcome.
-
-    Errors are worded as `oracle replay` words them, so a message and a replay show the same.
-    """
-    try:
-        return impl.apply(op), False
-    except InvalidOperation as e:
-        return {"error": str(e)}, True
-    except ModelError as e:
-        return {"error": str(e)}, False
-    except Exception as e:  # a crash of the implementation under test is a result like any other
-        return {"error": f"{type(e).__name__}: {e}"}, False
 
 
 class Checker:
@@ -178,23 +168,12 @@ class Checker:
         self,
         kind: str,
         op: Op | None,
-        expected: Outcome | None,
-        got: Outcome | None,
+        answer: Mismatch | None,
         detail: list[str],
         line: int | None = None,
     ) -> OracleFailure:
-        failure = Failure(
-            kind,
-            self.params,
-            list(self.ops),
-            line if line is not None else (op.line if op is not None else 1),
-            op,
-            expected,
-            got,
-            detail,
-            self.level,
-            self.impl_name,
-        )
+        where = line if line is not None else (op.line if op is not None else 1)
+        failure = Failure(kind, self.params, list(self.ops), where, op, answer, detail, self.level, self.impl_name)
         return OracleFailure(failure)
 
     def apply(self, kind: str, args: dict[str, int | bool]) -> Outcome | None:
@@ -228,26 +207,23 @@ class Lockstep(Checker):
     def apply(self, kind: str, args: dict[str, int | bool]) -> Outcome | None:
         op = self.next_op(kind, args)
         want = self.model.apply(op)  # ModelError here is a bug of the machine's rules, not a finding
-        got, _ = call_impl(self.impl, op)
+        got = answer(self.impl, op)
         self.ops.append((op, want))
         self.last_op = op
-        if got != want:
-            failure = self.fail("mismatch", op, want, got, [])
-            if self.diverged is not None:
-                failure.failure.first_divergence = self.diverged.line
-            raise failure
+        mismatch = judge(op, want, got)
+        if mismatch is not None:
+            raise self.fail("mismatch", op, mismatch, [])
         return want
 
     def fail(
         self,
         kind: str,
         op: Op | None,
-        expected: Outcome | None,
-        got: Outcome | None,
+        answer: Mismatch | None,
         detail: list[str],
         line: int | None = None,
     ) -> OracleFailure:
-        error = super().fail(kind, op, expected, got, detail, line)
+        error = super().fail(kind, op, answer, detail, line)
         if self.diverged is not None and kind != "latent":
             error.failure.first_divergence = self.diverged.line
         return error
@@ -257,12 +233,13 @@ class Lockstep(Checker):
         try:
             self.model.apply(op)
         except ModelError as e:
-            want: Outcome = {"error": str(e)}
+            want: Answer = Refusal(str(e))
         else:
-            raise self.fail("model", op, None, None, ["the model accepted an operation its rules refuse"])
-        got, refused = call_impl(self.impl, op)
-        if not refused:
-            raise self.fail("refusal", op, want, got, [])
+            raise self.fail("model", op, None, ["the model accepted an operation its rules refuse"])
+        got = answer(self.impl, op)
+        mismatch = judge(op, want, got)
+        if mismatch is not None:
+            raise self.fail("refusal", op, mismatch, [])
 
     def check_state(self, check_model: bool) -> None:
         line = self.last_op.line if self.last_op is not None else 1
@@ -272,20 +249,20 @@ class Lockstep(Checker):
             # When the states differ, the model's own invariants say which side is wrong.
             violations = all_violations(self.model.heap)
             if violations:
-                raise self.fail("model", self.last_op, None, None, violations[:8], line)
+                raise self.fail("model", self.last_op, None, violations[:8], line)
         if not differences or differences == self.last_differences:
             return
         self.last_differences = differences
         pair = clone_pair(self.model, self.impl)
         found = None
         if pair is not None:
-            found = run_probes(pair, self.ops, probe_sequences(self.params, self.ops, full=False), call_impl)
+            found = run_probes(pair, self.ops, probe_sequences(self.params, self.ops, full=False))
         if found is not None:
-            error = self.fail("state", self.last_op, None, None, differences, line)
+            error = self.fail("state", self.last_op, None, differences, line)
             error.failure.probe_lines, error.failure.probe = found
             raise error
         if self.diverged is None:
-            self.diverged = self.fail("latent", self.last_op, None, None, differences, line).failure
+            self.diverged = self.fail("latent", self.last_op, None, differences, line).failure
 
 
 class Shadow(Checker):
@@ -327,23 +304,27 @@ class Shadow(Checker):
 
     def apply(self, kind: str, args: dict[str, int | bool]) -> Outcome | None:
         op = self.next_op(kind, args)
-        got, refused = call_impl(self.impl, op)
-        self.ops.append((op, got))
+        got = answer(self.impl, op)
         self.last_op = op
-        if refused:
-            raise self.fail("safety", op, None, got, ["a valid operation was refused"])
+        if isinstance(got, Refusal):
+            self.ops.append((op, None))
+            raise self.fail("safety", op, Mismatch(op.line, op, None, got), ["a valid operation was refused"])
+        if got is not None and not isinstance(got, dict):  # a crash
+            self.ops.append((op, None))
+            raise self.fail("safety", op, Mismatch(op.line, op, None, got), ["the implementation failed"])
+        self.ops.append((op, got))
         problems = self.check_result(op, got)
         if problems:
-            raise self.fail("safety", op, None, got, problems)
+            raise self.fail("safety", op, Mismatch(op.line, op, None, got), problems)
         return got
 
     def check_result(self, op: Op, got: Outcome | None) -> list[str]:
         a = op.args
         if op.kind in OPS_WITH_RESULT:
-            if not isinstance(got, dict) or "error" in got:
-                return ["the implementation failed"]
+            if not isinstance(got, dict):
+                return ["the implementation answered no result"]
         elif got is not None:
-            return ["the implementation failed"]
+            return ["the implementation answered a result where none is due"]
         assert op.kind not in OPS_WITH_RESULT or got is not None
         if op.kind == "next_gen":
             return []
@@ -459,9 +440,10 @@ class Shadow(Checker):
 
     def refuse(self, kind: str, args: dict[str, int | bool]) -> None:
         op = self.next_op(kind, args)
-        got, refused = call_impl(self.impl, op)
-        if not refused:
-            raise self.fail("refusal", op, {"error": "refused"}, got, [])
+        got = answer(self.impl, op)
+        mismatch = judge(op, Refusal("the operation is invalid"), got)
+        if mismatch is not None:
+            raise self.fail("refusal", op, mismatch, [])
 
     def check_state(self, check_model: bool) -> None:
         snapshot = snapshot_of(self.impl)
@@ -470,7 +452,7 @@ class Shadow(Checker):
         problems = self.check_snapshot(snapshot)
         if problems:
             line = self.last_op.line if self.last_op is not None else 1
-            raise self.fail("safety", self.last_op, None, None, ["state: " + p for p in problems[:8]], line)
+            raise self.fail("safety", self.last_op, None, ["state: " + p for p in problems[:8]], line)
 
     def check_snapshot(self, state: State) -> list[str]:
         problems = []

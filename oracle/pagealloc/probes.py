@@ -1,11 +1,12 @@
 """Probes: operations that turn a difference of states into a difference of results.
 
-`python -m oracle replay` compares results only, so a failure the oracle
-finds in the states (a summary wrong at one level, a hint too far, a
+`python -m oracle replay` judges answers, not states, so a failure the
+oracle finds in the states (a summary wrong at one level, a hint too far, a
 scavenged bit lost) is reproducible by replay only once some operation's
-result shows it. A probe is a short sequence of operations run after the
-trace on copies of the model and of the implementation; the first line
-whose results differ makes the trace reproducible when it is appended.
+answer shows it. A probe is a short sequence of operations run after the
+trace on copies of the model and of the implementation (judged by
+oracle.pagealloc.lockstep against the model); the first failing line makes
+the trace reproducible when it is appended.
 
 Copies come from cloning (the model by deepcopy, fast/ by its clone(),
 both cheap for the small heaps of a fuzz case) or, for an implementation
@@ -27,11 +28,11 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 
-import attrs
-
-from model.errors import ModelError
+from oracle.common.errors import TraceError
+from oracle.pagealloc import lockstep
+from oracle.pagealloc.lockstep import Expect, Mismatch
 from oracle.pagealloc.protocol import Implementation, ModelImpl
-from oracle.pagealloc.trace import OPS_WITH_RESULT, Op, Outcome, Params, show
+from oracle.pagealloc.trace import Op, Outcome, Params
 
 PROBE_CACHE = 1000
 SCAVENGE_SPAN = 8192
@@ -39,22 +40,6 @@ SCAVENGE_SPAN = 8192
 Lines = list[tuple[Op, Outcome | None]]
 Sequence = list[tuple[str, dict[str, int]]]
 PairFactory = Callable[[], tuple[ModelImpl, Implementation]]
-Caller = Callable[[Implementation, Op], tuple[Outcome | None, bool]]
-
-
-@attrs.frozen
-class Probe:
-    line: int
-    op: Op
-    expected: Outcome | None
-    got: Outcome | None
-
-    def describe(self) -> str:
-        return (
-            f"line {self.line}: {self.op.describe()}\n"
-            f"  expected {show(self.op.kind, self.expected)}\n"
-            f"  got      {show(self.op.kind, self.got)}"
-        )
 
 
 def heap_shape(ops: Lines) -> tuple[int, int]:
@@ -105,32 +90,29 @@ def clone_pair(model: ModelImpl, impl: Implementation) -> PairFactory | None:
     return pair
 
 
-def replay_pair(params: Params, factory: Callable[[Params], Implementation], ops: Lines, call: Caller) -> PairFactory:
+def replay_pair(params: Params, factory: Callable[[Params], Implementation], ops: Lines) -> PairFactory:
     """Fresh instances brought to the end of the trace by replaying it."""
 
     def pair() -> tuple[ModelImpl, Implementation]:
         model, impl = ModelImpl(params), factory(params)
-        for op, _ in ops:
-            model.apply(op)
-            call(impl, op)
+        for _ in lockstep.run(impl, [op for op, _ in ops], model, Expect.MODEL):
+            pass
         return model, impl
 
     return pair
 
 
-def run_probes(pair: PairFactory, base: Lines, candidates: list[Sequence], call: Caller) -> tuple[Lines, Probe] | None:
+def run_probes(pair: PairFactory, base: Lines, candidates: list[Sequence]) -> tuple[Lines, Mismatch] | None:
     """The first probe line whose results differ, with the trace extended up to it, or None."""
     for sequence in candidates:
         model, impl = pair()
+        ops = [Op(kind, args, None, len(base) + 2 + k) for k, (kind, args) in enumerate(sequence)]
         lines = list(base)
-        for kind, args in sequence:
-            op = Op(kind, args, None, len(lines) + 2)
-            try:
-                want = model.apply(op)
-            except ModelError:
-                break
-            got, _ = call(impl, op)
-            lines.append((op, want))
-            if kind in OPS_WITH_RESULT and got != want:
-                return lines, Probe(op.line, op, want, got)
+        try:
+            for line in lockstep.run(impl, ops, model, Expect.MODEL):
+                lines.append((line.op, line.expected if isinstance(line.expected, dict) else None))
+                if line.mismatch is not None:
+                    return lines, line.mismatch
+        except TraceError:  # the model refuses the probe's next line here: this probe is over
+            continue
     return None

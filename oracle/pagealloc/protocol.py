@@ -1,25 +1,45 @@
-"""Implementations the oracle can drive, behind one small protocol.
+"""The implementation protocol: what the oracle needs from a page allocator, and what it can answer.
 
-An implementation is created from a trace's Params and then applies one
-operation at a time, returning the operation's Outcome (None for grow, free
-and cache_flush). It raises InvalidOperation for an operation the heap's
-state makes impossible, having changed nothing.
+An implementation is created from a trace's Params (by oracle.pagealloc.
+registry) and applies one operation at a time:
 
-`ModelImpl` is the reference model (model.pageheap.PageHeap). Later
-adapters (fast/, a subprocess speaking the trace format, the real Go
-runtime) implement the same protocol and are registered in IMPLEMENTATIONS.
+    apply(op) -> Outcome | None
+
+returning the operation's outcome (the `expect` form of the trace; None for
+grow, free, cache_flush and next_gen). It raises model.errors.
+InvalidOperation when it refuses the operation, having changed nothing, and
+oracle.common.errors.ImplementationFailed when it crashed, hung or broke the
+protocol. Optional methods, used when present:
+
+    apply_many(ops) -> [Answer]   a batch in one exchange (the live runtime)
+    snapshot() -> State           the whole state (oracle.pagealloc.state)
+    clone() -> Implementation     an independent copy (for probes)
+
+What an implementation answered, as the oracle records it, is an Answer:
+an Outcome, None, a Refusal (it refused the line) or a Crash (it crashed,
+hung, broke the protocol, or was not run after a crash). `answer(impl, op)`
+turns a call into an Answer; nothing an implementation does escapes it as
+an exception.
+
+ModelImpl is the reference model (model.pageheap.PageHeap) behind the same
+protocol; `apply_to_heap` is the one dispatch from trace ops to the methods
+of a PageHeap-like object, shared by the model and fast/.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
 
-from model.errors import ModelError, ParameterError
+import attrs
+
+from model.errors import InvalidOperation, ModelError
 from model.geometry import Geometry
 from model.pageheap import PageHeap
 from model.results import AllocResult, CacheFill, ScavengeResult
-from oracle.pagealloc.trace import Op, Outcome, Params, outcome_of
+from oracle.common.errors import ImplementationFailed
+from oracle.pagealloc.trace import Op, Outcome, Params, outcome_of, outcome_to_json
 
 
 class Implementation(Protocol):
@@ -28,18 +48,69 @@ class Implementation(Protocol):
     def apply(self, op: Op) -> Outcome | None: ...
 
 
+@attrs.frozen
+class Refusal:
+    """The implementation refused the line (for a valid line, a failure; for an invalid one, required)."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"refused ({self.reason})"
+
+
+@attrs.frozen
+class Crash:
+    """The implementation crashed, hung, broke the protocol, or was not run after such a failure."""
+
+    reason: str
+
+    def __str__(self) -> str:
+        return f"failed ({self.reason})"
+
+
+Answer = Outcome | None | Refusal | Crash
+
+
+def show(kind: str, answer: Answer) -> str:
+    """An answer as messages print it: the outcome in the trace's JSON form, "nothing", or what went wrong."""
+    if isinstance(answer, Refusal | Crash):
+        return str(answer)
+    if answer is None:
+        return "nothing"
+    return json.dumps(outcome_to_json(kind, answer))
+
+
+def answer(impl: Implementation, op: Op) -> Answer:
+    """What the implementation answers to op; every exception it raises becomes a Refusal or a Crash."""
+    try:
+        return impl.apply(op)
+    except InvalidOperation as e:
+        return Refusal(str(e))
+    except ImplementationFailed as e:
+        return Crash(str(e))
+    except ModelError as e:  # another refusal kind of the model's (a bad parameter for this op)
+        return Refusal(str(e))
+    except Exception as e:  # a crash of the implementation under test is an answer like any other
+        return Crash(f"{type(e).__name__}: {e}")
+
+
+def answers(impl: Implementation, ops: Sequence[Op]) -> list[Answer]:
+    """Answers to a batch: one exchange if the implementation has apply_many, else one op at a time."""
+    many = getattr(impl, "apply_many", None)
+    if many is not None:
+        return list(many(ops))
+    out: list[Answer] = []
+    for op in ops:
+        got = answer(impl, op)
+        out.append(got)
+        if isinstance(got, Crash):  # nothing after a crash runs on the same instance
+            out += [Crash("not run: the implementation failed at an earlier line")] * (len(ops) - len(out))
+            break
+    return out
+
+
 def make_geometry(params: Params) -> Geometry:
     return Geometry(chunk_pages=params.chunk_pages)
-
-
-class ModelImpl:
-    name = "model"
-
-    def __init__(self, params: Params) -> None:
-        self.heap = PageHeap.create(make_geometry(params), params.phys_page_pages, params.huge_page_pages)
-
-    def apply(self, op: Op) -> Outcome | None:
-        return apply_to_heap(self.heap, op)
 
 
 class TraceHeap(Protocol):
@@ -57,7 +128,7 @@ class TraceHeap(Protocol):
 
 def apply_to_heap(heap: TraceHeap, op: Op) -> Outcome | None:
     """Run one trace operation on a PageHeap-like object and return its outcome."""
-    a = op.args
+    a: dict[str, Any] = op.args
     match op.kind:
         case "grow":
             heap.grow(a["chunk"], a["nchunks"])
@@ -82,47 +153,13 @@ def apply_to_heap(heap: TraceHeap, op: Op) -> Outcome | None:
     raise ModelError(f"unknown op {op.kind!r}")
 
 
-IMPLEMENTATIONS: dict[str, Callable[[Params], Implementation]] = {"model": ModelImpl}
+class ModelImpl:
+    """The reference model behind the protocol."""
 
+    name = "model"
 
-def _fast(params: Params) -> Implementation:
-    """fast/, the numpy allocator (oracle.pagealloc.adapters.FastImpl); imported only when asked for."""
-    from oracle.pagealloc.adapters import FastImpl
+    def __init__(self, params: Params) -> None:
+        self.heap = PageHeap.create(make_geometry(params), params.phys_page_pages, params.huge_page_pages)
 
-    return FastImpl(params)
-
-
-def _subprocess(params: Params) -> Implementation:
-    """A program speaking the subprocess protocol (oracle.pagealloc.subprocess); command: $ORACLE_SUBPROCESS_CMD."""
-    from oracle.pagealloc.subprocess import SubprocessImpl
-
-    return SubprocessImpl(params)
-
-
-def _go(params: Params) -> Implementation:
-    """The real Go runtime's pageAlloc, live (oracle.golive.driver); the tree is --goroot / $GOROOT."""
-    from oracle.golive.driver import create as create_go
-
-    return create_go(params)
-
-
-def _topdown(params: Params) -> Implementation:
-    """oracle.examples.topdown: highest address first; fails the exact level, passes the safe one."""
-    from oracle.examples.topdown import TopDownImpl
-
-    return TopDownImpl(params)
-
-
-IMPLEMENTATIONS["fast"] = _fast
-IMPLEMENTATIONS["subprocess"] = _subprocess
-IMPLEMENTATIONS["topdown"] = _topdown
-IMPLEMENTATIONS["go"] = _go
-
-
-def create(name: str, params: Params) -> Implementation:
-    """Build the named implementation; ParameterError if the params are out of its range."""
-    try:
-        factory = IMPLEMENTATIONS[name]
-    except KeyError:
-        raise ParameterError(f"unknown implementation {name!r} (known: {', '.join(IMPLEMENTATIONS)})") from None
-    return factory(params)
+    def apply(self, op: Op) -> Outcome | None:
+        return apply_to_heap(self.heap, op)

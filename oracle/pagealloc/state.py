@@ -11,7 +11,8 @@ answers `{"op": "snapshot"}`) gives it in the layout of SPEC.md, "Snapshot":
                   "background_cursor": [page, marked], "free_high_water", "gen"}
     caches       {id: {"base", "free", "scav"}}
 
-model_state builds the same from model.pageheap.PageHeap, packing the
+model_state builds the same from model.pageheap.PageHeap (snapshot_of asks
+any implementation for its own), packing the
 model's summaries with model.summary.pack. state_from_json reads the JSON
 form (string keys, "0x"-hex 64-bit values).
 
@@ -32,6 +33,7 @@ from typing import Any
 from model.geometry import Geometry
 from model.pageheap import PageHeap
 from model.summary import pack, unpack_triple
+from oracle.pagealloc.protocol import Implementation, ModelImpl
 
 State = dict[str, Any]
 
@@ -57,6 +59,35 @@ def model_state(heap: PageHeap) -> State:
             "caches": {i: {"base": c.base, "free": c.free, "scav": c.scav} for i, c in heap.caches.items()},
         }
     )
+
+
+def hidden_state(heap: PageHeap) -> dict[str, Any]:
+    """The search hint and the scavenge cursors with their marks, in the live driver's go_state form.
+
+    Results alone would not show a wrong hint (the hint only speeds up search), so the conformance
+    traces and the go campaign compare these directly with the runtime's.
+    """
+    pa = heap.alloc_state
+    hint = None if pa.search_page == pa.geometry.no_free_page else pa.search_page
+    force, bg = pa.scav.force_cursor, pa.scav.background_cursor
+    return {
+        "search_page": hint,
+        "force_cursor": force.page,
+        "force_marked": force.marked and force.page is not None,
+        "bg_cursor": bg.page,
+        "bg_marked": bg.marked and bg.page is not None,
+    }
+
+
+def snapshot_of(impl: Implementation) -> State | None:
+    """The implementation's whole state, or None if it cannot show it."""
+    if isinstance(impl, ModelImpl):
+        return model_state(impl.heap)
+    snapshot = getattr(impl, "snapshot", None)
+    if snapshot is None:
+        return None
+    state = snapshot()
+    return state if isinstance(state, dict) else None
 
 
 def _int(value: Any) -> int:

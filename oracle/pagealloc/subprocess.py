@@ -15,119 +15,51 @@ the oracle writes, the program answers with exactly one line:
           (a scavenge line may carry "force": false: a background scavenge);
           or {"error": "why"} when the heap refuses the op (changing nothing).
   snapshot {"op": "snapshot"}
-          -> {"state": {...}} (layout of oracle.pagealloc.state), only if the header
-          answer said "snapshot": true.
+          -> {"state": {...}} (layout of oracle.pagealloc.state), only if the
+          header answer said "snapshot": true.
 End of input ends the program.
 
-The command comes from `--cmd` (fuzz, bench) or the environment variable
-ORACLE_SUBPROCESS_CMD (replay, and the default for the others); without
-either it is `python -m fast.serve`, the example server that wraps fast/.
-
-A process is started once per command and reused (a header resets it); one
-that crashes, answers something that is not one JSON object, or stays silent
-for TIMEOUT seconds is killed and the operation raises ImplementationFailed
-(a ModelError, so that a replay shows it as the operation's result).
+The command is an argument (`--cmd` on the command line); without one it
+is `python -m fast.serve`, the example server that wraps fast/. One process
+per command is started and reused (a header resets it), through
+oracle.common.child: every answer has a deadline (`timeout` seconds), every
+line a size limit, and a program that crashes, hangs, closes its output,
+answers something that is not one JSON object of the right form, or answers
+where no answer is due raises ImplementationFailed naming what it did (its
+exit status, the last lines of its stderr); the next use starts it afresh.
 """
 
 from __future__ import annotations
 
-import atexit
-import json
-import os
-import select
 import shlex
-import subprocess
 import sys
-from typing import Any
 
 from model.errors import InvalidOperation, ParameterError
-from oracle.pagealloc.adapters import ImplementationFailed
+from oracle.common.child import DEFAULT_TIMEOUT, ChildProcess, shared
+from oracle.common.errors import ImplementationFailed, TraceError, UsageError
 from oracle.pagealloc.state import State, state_from_json
-from oracle.pagealloc.trace import Op, Outcome, Params, TraceError, header_json, parse_expect
-
-ENV_CMD = "ORACLE_SUBPROCESS_CMD"
-TIMEOUT = 30.0
+from oracle.pagealloc.trace import OPS_WITH_RESULT, Op, Outcome, Params, header_json, parse_expect
 
 
 def default_command() -> str:
-    return os.environ.get(ENV_CMD) or f"{shlex.quote(sys.executable)} -m fast.serve"
+    return f"{shlex.quote(sys.executable)} -m fast.serve"
 
 
-class Server:
-    """One running program and a line reader on its stdout."""
-
-    def __init__(self, cmd: str) -> None:
-        self.cmd = cmd
-        try:
-            self.proc = subprocess.Popen(shlex.split(cmd), stdin=subprocess.PIPE, stdout=subprocess.PIPE, bufsize=0)
-        except OSError as e:
-            raise ImplementationFailed(f"cannot start {cmd!r}: {e}") from None
-        self.buffer = b""
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def request(self, obj: dict[str, Any]) -> dict[str, Any]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        try:
-            self.proc.stdin.write(json.dumps(obj).encode() + b"\n")
-            self.proc.stdin.flush()
-        except OSError as e:
-            self.close()
-            raise ImplementationFailed(f"{self.cmd!r} stopped reading its input: {e}") from None
-        line = self._read_line()
-        try:
-            answer = json.loads(line)
-        except json.JSONDecodeError:
-            self.close()
-            raise ImplementationFailed(f"{self.cmd!r} answered a line that is not JSON: {line[:200]!r}") from None
-        if not isinstance(answer, dict):
-            self.close()
-            raise ImplementationFailed(f"{self.cmd!r} answered {line[:200]!r}, not a JSON object")
-        return answer
-
-    def _read_line(self) -> str:
-        assert self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self.buffer:
-            ready, _, _ = select.select([fd], [], [], TIMEOUT)
-            if not ready:
-                self.close()
-                raise ImplementationFailed(f"{self.cmd!r} did not answer within {TIMEOUT:.0f} s")
-            data = os.read(fd, 1 << 16)
-            if not data:
-                code = self.proc.wait()
-                raise ImplementationFailed(f"{self.cmd!r} exited (status {code}) instead of answering")
-            self.buffer += data
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        return line.decode("utf-8", errors="replace")
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
+def split_command(cmd: str) -> list[str]:
+    """The command line as argv; UsageError for an unbalanced quote or an empty command."""
+    try:
+        argv = shlex.split(cmd)
+    except ValueError as e:
+        raise UsageError(f"--cmd {cmd!r}: {e}") from None
+    if not argv:
+        raise UsageError("--cmd is empty")
+    return argv
 
 
-_servers: dict[str, Server] = {}
-
-
-def _server(cmd: str) -> Server:
-    server = _servers.get(cmd)
-    if server is None or not server.alive():
-        server = _servers[cmd] = Server(cmd)
-    return server
-
-
-@atexit.register
-def close_all() -> None:
-    for server in _servers.values():
-        if server.proc.stdin is not None:
-            server.proc.stdin.close()
-        try:
-            server.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.close()
-    _servers.clear()
+def server(cmd: str, timeout: float = DEFAULT_TIMEOUT) -> ChildProcess:
+    """The running program for cmd, started when needed."""
+    argv = split_command(cmd)
+    return shared(("subprocess", cmd, timeout), lambda: ChildProcess(argv, repr(cmd), timeout=timeout))
 
 
 class SubprocessImpl:
@@ -135,21 +67,24 @@ class SubprocessImpl:
 
     name = "subprocess"
 
-    def __init__(self, params: Params, cmd: str | None = None) -> None:
+    def __init__(self, params: Params, cmd: str | None = None, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.cmd = cmd or default_command()
-        self.server = _server(self.cmd)
+        self.server = server(self.cmd, timeout)
         answer = self.server.request(header_json(params))
         if "error" in answer:
             raise ParameterError(f"{self.cmd!r} refused params {params.to_json()}: {answer['error']}")
         if answer.get("ok") is not True:
+            self.server.kill()
             raise ImplementationFailed(f"{self.cmd!r} answered the header with {answer!r}, not {{'ok': true}}")
         self.can_snapshot = answer.get("snapshot") is True
 
     def apply(self, op: Op) -> Outcome | None:
         answer = self.server.request({"op": op.kind, **op.args})
         if "error" in answer:
-            raise InvalidOperation(str(answer["error"]))
-        if op.kind not in ("alloc", "cache_fill", "cache_alloc", "scavenge"):
+            if len(answer) != 1 or not isinstance(answer["error"], str):
+                raise ImplementationFailed(f"{self.cmd!r} answered {op.kind} with {answer!r}: a malformed refusal")
+            raise InvalidOperation(answer["error"])
+        if op.kind not in OPS_WITH_RESULT:
             if answer:
                 raise ImplementationFailed(f"{op.kind} has no result, but {self.cmd!r} answered {answer!r}")
             return None
@@ -164,5 +99,5 @@ class SubprocessImpl:
         answer = self.server.request({"op": "snapshot"})
         try:
             return state_from_json(answer["state"])
-        except (KeyError, TypeError, ValueError, IndexError) as e:
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
             raise ImplementationFailed(f"{self.cmd!r} sent a malformed snapshot: {e!r}") from None

@@ -15,8 +15,7 @@ and every later line one operation (SPEC.md, "Trace format"):
     {"op": "cache_flush", "cache": ID}
     {"op": "scavenge", "npages": N, "expect": {"released": R}}
 
-Version 2 adds the background scavenger's state (issue: validate the real
-runtime): `{"op": "next_gen"}` ends a GC cycle, and scavenge takes an
+Version 2 adds the background scavenger's state: `{"op": "next_gen"}` ends a GC cycle, and scavenge takes an
 optional `"force": false` for a non-forced (background) scavenge. A version 1
 trace is read exactly as before: there, next_gen is an unknown op and a
 "force" field an ignored extra field.
@@ -33,6 +32,7 @@ turned into ints so that they compare by value.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -40,21 +40,14 @@ from typing import Any
 import attrs
 
 from model.results import AllocResult, CacheFill, ScavengeResult
+from oracle.common.errors import TraceError
+from oracle.common.jsonlines import is_int, iter_lines, loads, read_text
 
 FORMAT_NAME = "pagealloc"
 VERSION = 2  # the newest version this module reads and writes
 VERSIONS = (1, 2)
 
 Outcome = dict[str, Any]
-
-
-class TraceError(ValueError):
-    """A line of a trace is malformed or impossible; `line` counts from 1 (the header)."""
-
-    def __init__(self, line: int, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
-        self.line = line
-        self.message = message
 
 
 @attrs.frozen
@@ -112,10 +105,6 @@ class Trace:
     ops: tuple[Op, ...]
 
 
-def is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _int_field(obj: dict[str, Any], name: str, minimum: int, line: int, where: str) -> int:
     if name not in obj:
         raise TraceError(line, f"{where}: missing field {name!r}")
@@ -135,14 +124,17 @@ def _page_or_null(obj: dict[str, Any], name: str, line: int, where: str) -> int 
     return _int_field(obj, name, 0, line, where)
 
 
+HEX64 = re.compile(r"0[xX][0-9a-fA-F]{16}")
+
+
 def _hex64(obj: dict[str, Any], name: str, line: int, where: str) -> int:
-    value = obj.get(name)
-    if not isinstance(value, str) or len(value) != 18 or value[:2] not in ("0x", "0X"):
+    """A 64-bit bitmap written as "0x" and exactly 16 ASCII hex digits (no signs, separators or spaces)."""
+    if name not in obj:
+        raise TraceError(line, f"{where}: missing field {name!r}")
+    value = obj[name]
+    if not isinstance(value, str) or not HEX64.fullmatch(value):
         raise TraceError(line, f'{where}: field {name!r} must be "0x" and 16 hex digits, got {json.dumps(value)}')
-    try:
-        return int(value[2:], 16)
-    except ValueError:
-        raise TraceError(line, f"{where}: field {name!r} is not hexadecimal: {value!r}") from None
+    return int(value[2:], 16)
 
 
 def parse_expect(kind: str, raw: object, line: int) -> Outcome:
@@ -163,10 +155,7 @@ def parse_expect(kind: str, raw: object, line: int) -> Outcome:
 def parse_op(text: str, line: int, version: int = VERSION) -> Op:
     if not text.strip():
         raise TraceError(line, "blank line")
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise TraceError(line, f"not valid JSON: {e.msg} at column {e.colno}") from None
+    obj = loads(text, line)
     if not isinstance(obj, dict):
         raise TraceError(line, "an operation must be a JSON object")
     kind = obj.get("op")
@@ -193,10 +182,7 @@ def parse_op(text: str, line: int, version: int = VERSION) -> Op:
 
 
 def parse_header(text: str) -> Params:
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise TraceError(1, f"header is not valid JSON: {e.msg} at column {e.colno}") from None
+    obj = loads(text, 1, "header")
     if not isinstance(obj, dict) or obj.get("trace") != FORMAT_NAME:
         raise TraceError(1, f'header must be an object with "trace": "{FORMAT_NAME}"')
     version = obj.get("version")
@@ -214,31 +200,14 @@ def parse_header(text: str) -> Params:
     )
 
 
-def iter_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number, text) for every line; a final newline does not make an extra line."""
-    lines = text.split("\n")
-    if text.endswith("\n"):
-        lines.pop()
-    for number, line in enumerate(lines, start=1):
-        yield number, line.removesuffix("\r")
-
-
 def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
     """The header now and the operations lazily, so that a bad line stops replay exactly there."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as e:
-        raise TraceError(text_line_of(path.read_bytes(), e.start), "not valid UTF-8") from None
-    lines = iter_lines(text)
+    lines = iter_lines(read_text(path))
     first = next(lines, None)
     if first is None or not first[1].strip():
         raise TraceError(1, "empty trace: the first line must be the header")
     params = parse_header(first[1])
     return params, (parse_op(line, number, params.version) for number, line in lines)
-
-
-def text_line_of(data: bytes, offset: int) -> int:
-    return data.count(b"\n", 0, offset) + 1
 
 
 def load(path: Path) -> Trace:
@@ -271,7 +240,3 @@ def outcome_to_json(kind: str, outcome: Outcome) -> dict[str, Any]:
     if kind == "cache_fill":
         return {"base": outcome["base"], "free": f"0x{outcome['free']:016x}", "scav": f"0x{outcome['scav']:016x}"}
     return dict(outcome)
-
-
-def show(kind: str, outcome: Outcome | None) -> str:
-    return "nothing" if outcome is None else json.dumps(outcome_to_json(kind, outcome))

@@ -6,9 +6,9 @@ import pytest
 
 from model.gc.barrier import BARRIERS, HYBRID, NO_DELETION, NO_INSERTION
 from oracle.cli import main
+from oracle.common.errors import TraceError
 from oracle.gc.machine import check_hybrid, hunt, make_machine
 from oracle.gc.replay import replay_text
-from oracle.pagealloc.trace import TraceError
 
 # Hypothesis draws a fixed number of examples per seed; the runs are deterministic.
 HYBRID_SEEDS = (0, 1)

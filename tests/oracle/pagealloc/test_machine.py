@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from model import bitmap
-from model.errors import InvalidOperation
 from model.pagealloc import PageAlloc
 from model.results import AllocResult
-from oracle.pagealloc import protocol as impls
 from oracle.pagealloc.adapters import FastImpl
 from oracle.pagealloc.fuzz import run_once
 from oracle.pagealloc.replay import replay
-from oracle.pagealloc.trace import Op, Outcome, Params, load
+from oracle.pagealloc.trace import Op, Params, load
+from tests.helpers import AcceptsDoubleFree, DoubleHandout, register
 
 
 def test_fast_conforms_exactly(tmp_path: Path) -> None:
@@ -45,46 +44,16 @@ def test_other_placement_passes_safe_but_not_exact(tmp_path: Path) -> None:
     assert exact.failure is not None and exact.failure.kind == "mismatch"
 
 
-class DoubleHandout(FastImpl):
-    """fast/, except that every third single-page alloc answers the page the previous alloc handed out."""
-
-    def __init__(self, params: Params) -> None:
-        super().__init__(params)
-        self.last: int | None = None
-        self.count = 0
-
-    def apply(self, op: Op) -> Outcome | None:
-        out = super().apply(op)
-        if op.kind == "alloc" and out is not None and out["page"] is not None:
-            self.count += 1
-            if op.args["npages"] == 1 and self.last is not None and self.count % 3 == 0:
-                return {"page": self.last, "scav": 0}
-            self.last = out["page"]
-        return out
-
-
 def test_safe_level_catches_a_page_handed_out_twice(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(impls.IMPLEMENTATIONS, "double", DoubleHandout)
+    register(monkeypatch, "double", DoubleHandout)
     result = run_once("double", "safe", max_examples=200, steps=40, seed=15, failures_dir=tmp_path, shrink=False)
     assert result.failure is not None and result.failure.kind == "safety"
     assert "in use" in result.failure.message or "in the bitmap" in result.failure.message
 
 
-class AcceptsDoubleFree(FastImpl):
-    """fast/, except that a free of pages not in use is silently accepted."""
-
-    def apply(self, op: Op) -> Outcome | None:
-        try:
-            return super().apply(op)
-        except InvalidOperation:
-            if op.kind == "free":
-                return None
-            raise
-
-
 @pytest.mark.parametrize("level", ["exact", "safe"])
 def test_a_missing_refusal_is_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, level: str) -> None:
-    monkeypatch.setitem(impls.IMPLEMENTATIONS, "lenient", AcceptsDoubleFree)
+    register(monkeypatch, "lenient", AcceptsDoubleFree)
     result = run_once("lenient", level, max_examples=200, steps=40, seed=16, failures_dir=tmp_path, shrink=False)
     assert result.failure is not None and result.failure.kind == "refusal"
     assert '"op": "free"' in result.failure.message

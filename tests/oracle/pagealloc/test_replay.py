@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from oracle.cli import bundled_traces, main
+from oracle.cli import main
+from oracle.pagealloc.cli import bundled_traces
 from oracle.pagealloc.replay import replay
 from oracle.pagealloc.trace import OP_FIELDS, OP_SINCE, TraceError, load
 

@@ -1,0 +1,80 @@
+"""What every command of the oracle shares: one-line usage errors, checked option values, the exit codes.
+
+Parser is argparse's parser with one change: a usage error is one line,
+`<command>: <what is wrong>` on stderr, and exit status 2 (argparse prints
+the whole usage first). The value types reject, at parse time and naming
+the option, what would otherwise fail later or run forever: negative, NaN
+or infinite durations, counts below their minimum, unparsable sizes.
+
+`run_command` runs a command's body and turns the oracle's errors into the
+exit-code contract (oracle.common.errors): bad input or usage is one line
+and exit 2; a closed output pipe (`... | head`) ends quietly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+from collections.abc import Callable
+from typing import NoReturn
+
+from oracle.common.errors import EXIT_BAD_INPUT, InputError
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with usage errors on one line (see the module comment)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: {message}\n")
+
+
+def seconds(text: str) -> float:
+    """A duration in seconds: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds must be a finite number >= 0")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A duration in seconds: a finite number > 0."""
+    value = seconds(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds must be > 0")
+    return value
+
+
+def count(minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
+    """A whole number within [minimum, maximum]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+            raise argparse.ArgumentTypeError(f"{text!r}: must be {bound}")
+        return value
+
+    parse.__name__ = "count"
+    return parse
+
+
+def run_command(prog: str, body: Callable[[], int]) -> int:
+    """Run body(); bad input is one line `prog: message` and exit 2, a closed stdout a quiet exit."""
+    try:
+        return body()
+    except InputError as e:
+        print(f"{prog}: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, without a second error when Python flushes at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0

@@ -1,0 +1,330 @@
+"""Random valid operation streams, each line answered by the implementation that generates them.
+
+The Generator picks, with a seeded random.Random, an operation that the
+heap's state makes valid (frees only of live allocations, cache operations
+on known ids, grows where no chunk is), applies it at once to the
+implementation it drives, records the answer as the line's expect, and goes
+on. It knows the state from the answers alone (grown chunks, live
+allocations, each cache's free pages), and reads one more thing from the
+heap: a chunk's in-use bitmap (`chunk_bits`), to aim allocations at the
+exact length of a free run. So the same generator serves the go campaign
+(the model answers; oracle.golive.campaign sends the stream to the runtime)
+and the benchmarks (fast/ answers, for speed).
+
+Streams cover every op of trace format version 2: grows next to, below,
+above (with gaps), far from the heap and across root-entry boundaries;
+allocations of every size class (1..8, around 64 and a chunk, several
+chunks, the free page count and one more, a chunk's free run and one more),
+exhaustion bursts, partial frees that leave holes, whole chunks freed, page
+caches (fill, allocations that fail, flush), forced and background
+scavenges (huge-page sized ones, ones larger than the heap), GC cycle ends
+(next_gen), and chunks driven to the scavenger's density threshold.
+
+Weights are per stream ("swarm" testing): each op kind's weight is its base
+weight times a factor drawn once per stream, some of them zero, so some
+streams hammer a few kinds and reach states a uniform mix rarely does.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from model.scavenge import high_occupancy_pages
+from oracle.pagealloc.protocol import Implementation, ModelImpl, make_geometry
+from oracle.pagealloc.trace import Op, Outcome, Params
+
+CACHE_IDS = 4
+CACHE_PAGES = 64
+ROOT_ENTRY_CHUNKS = 1 << 12  # chunks under one root-level summary (Go amd64)
+# Scavenge only while the heap spans at most this many chunks: the scavenge index (the model's and
+# the runtime's) walks every chunk index from its cursor down to the lowest chunk.
+SCAVENGE_SPAN = 8192
+
+ChunkBits = Callable[[int], int]
+
+
+def free_runs(used: int, chunk_pages: int) -> list[int]:
+    """The lengths of the runs of free pages (0 bits) of a chunk's in-use bitmap, low to high."""
+    free = ~used & ((1 << chunk_pages) - 1)
+    runs = []
+    while free:
+        free >>= (free & -free).bit_length() - 1  # drop the used pages below the run
+        length = (~free & (free + 1)).bit_length() - 1  # trailing ones
+        runs.append(length)
+        free >>= length
+    return runs
+
+
+def edge_runs(used: int, chunk_pages: int) -> tuple[int, int]:
+    """(free pages at the chunk's start, free pages at its end)."""
+    if used == 0:
+        return chunk_pages, chunk_pages
+    start = (used & -used).bit_length() - 1
+    end = chunk_pages - used.bit_length()
+    return start, end
+
+
+def model_chunk_bits(model: ModelImpl) -> ChunkBits:
+    """A chunk's in-use bitmap as one int, read from the model."""
+    state = model.heap.alloc_state
+
+    def bits(chunk: int) -> int:
+        return sum(w << (64 * i) for i, w in enumerate(state.alloc_bits(chunk)))
+
+    return bits
+
+
+class Generator:
+    """One stream: random valid operations, each answered by `impl` (see the module comment)."""
+
+    BASE_WEIGHTS: ClassVar[dict[str, float]] = {
+        "grow": 3,
+        "alloc": 10,
+        "exhaust": 1,
+        "free": 8,
+        "free_chunk": 1,
+        "cache_fill": 2,
+        "cache_alloc": 3,
+        "cache_flush": 2,
+        "scavenge": 2,
+        "scavenge_bg": 2,
+        "next_gen": 1.5,
+        "densify": 1,
+    }
+
+    def __init__(
+        self,
+        rng: random.Random,
+        params: Params,
+        max_chunks: int,
+        impl: Implementation | None = None,
+        chunk_bits: ChunkBits | None = None,
+        on_line: Callable[[], None] | None = None,
+    ) -> None:
+        """impl answers every line (default: a fresh model); chunk_bits reads its bitmaps (default: the model's).
+
+        on_line, if given, runs after every line (the campaign records the model's hidden state there).
+        """
+        self.rng = rng
+        self.params = params
+        self.geometry = make_geometry(params)
+        if impl is None:
+            impl = ModelImpl(params)
+        self.impl = impl
+        if chunk_bits is None:
+            assert isinstance(impl, ModelImpl), "chunk_bits is needed for an implementation other than the model"
+            chunk_bits = model_chunk_bits(impl)
+        self.chunk_bits = chunk_bits
+        self.on_line = on_line
+        self.max_chunks = max_chunks
+        self.cap = rng.choice([1, 2, 3, 4, 6, 8, 12, 16])
+        self.ops: list[Op] = []
+        self.wants: list[Outcome | None] = []
+        self.grown: set[int] = set()
+        self.live: list[tuple[int, int]] = []
+        self.caches: dict[int, tuple[int | None, int]] = {}  # id -> (base, free pages)
+        self.weights = {k: w * rng.choice([0.0, 0.3, 1.0, 1.0, 2.0, 4.0]) for k, w in self.BASE_WEIGHTS.items()}
+        self.weights["alloc"] = max(self.weights["alloc"], 2.0)
+        self.weights["free"] = max(self.weights["free"], 2.0)
+        self.weights["grow"] = max(self.weights["grow"], 0.5)
+        self.rules: dict[str, Callable[[], None]] = {
+            "grow": self.grow,
+            "alloc": self.alloc,
+            "exhaust": self.exhaust,
+            "free": self.free,
+            "free_chunk": self.free_chunk,
+            "cache_fill": self.cache_fill,
+            "cache_alloc": self.cache_alloc,
+            "cache_flush": self.cache_flush,
+            "scavenge": self.scavenge,
+            "scavenge_bg": self.scavenge_bg,
+            "next_gen": self.next_gen,
+            "densify": self.densify,
+        }
+
+    def run(self, length: int) -> None:
+        kinds = list(self.weights)
+        weights = [self.weights[k] for k in kinds]
+        while not self.grown:
+            self.grow()
+        while len(self.ops) < length:
+            self.rules[self.rng.choices(kinds, weights)[0]]()
+
+    def emit(self, kind: str, **args: Any) -> Outcome | None:
+        op = Op(kind, args, None, len(self.ops) + 2)
+        want = self.impl.apply(op)  # a refusal here is a bug of the generator, not a finding
+        self.ops.append(op)
+        self.wants.append(want)
+        if self.on_line is not None:
+            self.on_line()
+        if kind == "grow":
+            self.grown.update(range(args["chunk"], args["chunk"] + args["nchunks"]))
+        elif kind in ("alloc", "cache_alloc") and want is not None and want["page"] is not None:
+            self.live.append((want["page"], args["npages"]))
+            if kind == "cache_alloc":
+                base, free = self.caches[args["cache"]]
+                taken = ((1 << args["npages"]) - 1) << (want["page"] - (base or 0))
+                self.caches[args["cache"]] = (base, free & ~taken)
+        elif kind == "cache_fill" and want is not None:
+            self.caches[args["cache"]] = (want["base"], want["free"])
+        elif kind == "cache_flush":
+            self.caches[args["cache"]] = (None, 0)
+        return want
+
+    # Sizes.
+
+    def free_pages(self) -> int:
+        held = sum(free.bit_count() for _, free in self.caches.values())
+        return len(self.grown) * self.params.chunk_pages - sum(n for _, n in self.live) - held
+
+    def alloc_size(self) -> int:
+        cp, free = self.params.chunk_pages, max(self.free_pages(), 1)
+        r = self.rng.random()
+        if r < 0.5:
+            return self.rng.randint(1, 8)
+        if r < 0.75:
+            return self.rng.choice([9, 16, 31, 63, 64, 65, 127, 128, 129, cp - 1, cp, cp + 1, 2 * cp, 2 * cp + 3])
+        if r < 0.85:
+            return self.rng.randint(1, free + 1)
+        if r < 0.92 or not self.grown:
+            return self.rng.choice([free, free + 1, max(free // 2, 1)])
+        # Exactly the length of a free run of a chunk, or one page more: the boundary cases of every
+        # search (a run one page short of the request, before one that fits, in the same chunk).
+        chunk = self.rng.choice(sorted(self.grown))
+        used = self.chunk_bits(chunk)
+        runs = free_runs(used, cp)
+        start, end = edge_runs(used, cp)
+        longest = max(runs, default=0)
+        return max(1, self.rng.choice([*(runs or [1]), longest, start + end]) + self.rng.choice([0, 1]))
+
+    # Rules.
+
+    def grow(self) -> None:
+        room = self.cap - len(self.grown)
+        if room <= 0:
+            return
+        k = min(room, self.rng.choice([1, 1, 1, 2, 3, 4]))
+        lowest, highest = (min(self.grown), max(self.grown)) if self.grown else (0, -1)
+        place = self.rng.choices(
+            ["above", "gap", "below", "zero", "root_boundary", "near", "far"], [6, 3, 2, 1, 1, 2, 0.3]
+        )[0]
+        chunk = {
+            "above": highest + 1,
+            "gap": highest + 1 + self.rng.randint(1, 3),
+            "below": lowest - k - self.rng.choice([0, 0, 1, 2]),
+            "zero": 0,
+            "root_boundary": ROOT_ENTRY_CHUNKS * self.rng.randint(1, 3) - self.rng.randint(1, k),
+            "near": self.rng.randint(0, 3 * ROOT_ENTRY_CHUNKS),
+            "far": self.rng.randint(0, self.max_chunks - k),
+        }[place]
+        if chunk < 0 or chunk + k > self.max_chunks or any(c in self.grown for c in range(chunk, chunk + k)):
+            return
+        self.emit("grow", chunk=chunk, nchunks=k)
+
+    def alloc(self) -> None:
+        self.emit("alloc", npages=self.alloc_size())
+
+    def exhaust(self) -> None:
+        size = self.rng.choice([1, 2, 8, 64, self.params.chunk_pages])
+        size = max(size, self.free_pages() // 40)
+        for npages in (size, 1):
+            for _ in range(60):
+                want = self.emit("alloc", npages=npages)
+                if want is None or want["page"] is None:
+                    break
+
+    def free_part(self, i: int, offset: int, count: int) -> None:
+        page, npages = self.live.pop(i)
+        self.emit("free", page=page + offset, npages=count)
+        if offset:
+            self.live.append((page, offset))
+        if offset + count < npages:
+            self.live.append((page + offset + count, npages - offset - count))
+
+    def free(self) -> None:
+        if not self.live:
+            return
+        i = self.rng.randrange(len(self.live))
+        _, n = self.live[i]
+        mode = self.rng.choice(["whole", "whole", "prefix", "suffix", "middle", "one"]) if n > 1 else "whole"
+        if mode == "whole":
+            self.free_part(i, 0, n)
+        elif mode == "prefix":
+            self.free_part(i, 0, self.rng.randint(1, n - 1))
+        elif mode == "suffix":
+            cut = self.rng.randint(1, n - 1)
+            self.free_part(i, cut, n - cut)
+        elif mode == "middle":
+            lo = self.rng.randint(0, n - 1)
+            self.free_part(i, lo, self.rng.randint(1, n - lo))
+        else:
+            self.free_part(i, self.rng.randrange(n), 1)
+
+    def free_chunk(self) -> None:
+        if not self.live:
+            return
+        chunk = self.live[self.rng.randrange(len(self.live))][0] // self.params.chunk_pages
+        keep = []
+        for page, npages in self.live:
+            if page // self.params.chunk_pages == chunk:
+                self.emit("free", page=page, npages=npages)
+            else:
+                keep.append((page, npages))
+        self.live = keep
+
+    def cache_fill(self) -> None:
+        empty = [i for i in range(CACHE_IDS) if not self.caches.get(i, (None, 0))[1]]
+        if empty:
+            self.emit("cache_fill", cache=self.rng.choice(empty))
+
+    def cache_alloc(self) -> None:
+        if not self.caches:
+            return
+        cache = self.rng.choice(sorted(self.caches))
+        npages = self.rng.choice([1, 1, 1, 2, 3, 4, 5, 8, 16, 32, 63, 64])
+        for _ in range(self.rng.randint(1, 6)):
+            self.emit("cache_alloc", cache=cache, npages=npages)
+
+    def cache_flush(self) -> None:
+        if self.caches:
+            self.emit("cache_flush", cache=self.rng.choice(sorted(self.caches)))
+
+    def span(self) -> int:
+        return max(self.grown) - min(self.grown) + 1 if self.grown else 0
+
+    def scavenge_size(self) -> int:
+        p = self.params
+        fixed = [1, 2, 3, p.phys_page_pages, max(p.huge_page_pages, 1), 64, 100, p.chunk_pages, 1 << 20]
+        return self.rng.choice([*fixed, self.rng.randint(1, 2 * p.chunk_pages)])
+
+    def scavenge(self) -> None:
+        if self.span() <= SCAVENGE_SPAN:
+            self.emit("scavenge", npages=self.scavenge_size())
+
+    def scavenge_bg(self) -> None:
+        if self.span() <= SCAVENGE_SPAN:
+            self.emit("scavenge", npages=self.scavenge_size(), force=False)
+
+    def next_gen(self) -> None:
+        self.emit("next_gen")
+
+    def densify(self) -> None:
+        """Leave a chunk with about the scavenger's density threshold (31/32) of its pages in use and
+        some free, then maybe scavenge in the background: the chunk is skipped exactly when dense."""
+        cp = self.params.chunk_pages
+        target = high_occupancy_pages(self.geometry) + self.rng.choice([-1, 0, 0, 1])
+        holes = self.rng.randint(1, 3)
+        want = self.emit("alloc", npages=min(target + holes, cp))
+        if want is None or want["page"] is None:
+            return
+        for _ in range(holes):
+            i = len(self.live) - 1
+            _, n = self.live[i]
+            if n > 2:
+                self.free_part(i, self.rng.randint(1, n - 2), 1)
+        if self.rng.random() < 0.5:
+            if self.rng.random() < 0.5:
+                self.next_gen()
+            self.scavenge_bg()
