@@ -6,10 +6,11 @@ base..base+63, bit i standing for page base+i (model.pagecache):
   free   the page is the cache's and free
   scav   the page is scavenged
 
-Invariants: base is None exactly when free and scav are 0 after a flush or
-an empty fill (a used-up cache keeps its base); scav's bits are among free's;
-every page a cache holds free is in use in the heap (fill marked it so) and
-held by no other cache.
+Invariants: scav's bits are among free's; every page a cache holds free is
+in use in the heap (fill marked it so) and held by no other cache; base is
+None only for a cache that never held a page or was flushed while holding
+some (a cache used up by allocations keeps its base, and is empty all the
+same).
 
   * fill (Go: allocToCache) takes the 64-page block holding the heap's
     lowest free page, searched from the search hint: every free page of the

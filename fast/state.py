@@ -32,28 +32,64 @@ import numpy as np
 
 from fast.pagealloc import FastPageAlloc
 from fast.pagecache import PageCache
+from fast.scavenge import ScavengeIndex
+from fast.storage import Storage
+from fast.tree import SummaryTree
 
 State = dict[str, Any]
 
 
 def heap_state(pa: FastPageAlloc, caches: Mapping[int, PageCache]) -> State:
     """The state of a page heap: its allocator and its caches by id."""
-    layout, storage, tree, index = pa.layout, pa.storage, pa.tree, pa.scav
+    return {
+        "search_page": pa.search_page,
+        "end_chunk": pa.end_chunk,
+        "chunks": chunks_state(pa.storage),
+        "levels": levels_state(pa.tree),
+        "scav_index": scav_index_state(pa.scav, pa.storage),
+        "caches": {
+            cache_id: {"base": c.base, "free": c.free, "scav": c.scav} for cache_id, c in sorted(caches.items())
+        },
+    }
+
+
+def chunks_state(storage: Storage) -> dict[int, dict[str, list[int]]]:
+    """Both bitmaps of every grown chunk, as lists of words, by chunk."""
     chunks: dict[int, dict[str, list[int]]] = {}
-    scav_chunks: dict[int, list[int | bool]] = {}
+    for bid in storage.block_ids:
+        bitmaps = storage.blocks[bid]
+        rows = np.flatnonzero(bitmaps.grown)
+        numbers = (rows + (bid << storage.layout.log_chunks_per_block)).tolist()
+        words = zip(numbers, bitmaps.alloc[rows].tolist(), bitmaps.scavenged[rows].tolist(), strict=True)
+        for chunk, alloc, scav in words:
+            chunks[chunk] = {"alloc": alloc, "scav": scav}
+    return chunks
+
+
+def levels_state(tree: SummaryTree) -> list[dict[int, int]]:
+    """The non-zero packed summaries of every level, root first, by entry index."""
+    layout = tree.layout
     levels: list[dict[int, int]] = [{} for _ in range(layout.levels)]
     nonzero = np.flatnonzero(tree.root)
     levels[0] = dict(zip(nonzero.tolist(), tree.root[nonzero].tolist(), strict=True))
+    for bid in tree.storage.block_ids:
+        # Every summary array is scanned whole: an entry above no grown chunk must be zero, and is shown if not.
+        block = tree.blocks[bid]
+        for level in range(1, layout.levels):
+            values = block.entries[level]
+            nonzero = np.flatnonzero(values)
+            first = bid << (level * layout.level_bits)
+            levels[level].update(zip((nonzero + first).tolist(), values[nonzero].tolist(), strict=True))
+    return levels
+
+
+def scav_index_state(index: ScavengeIndex, storage: Storage) -> dict[str, Any]:
+    """The scavenge index: per-chunk data where not all zero, the cursors, the high-water mark, the generation."""
+    chunks: dict[int, list[int | bool]] = {}
     for bid in storage.block_ids:
-        bitmaps = storage.blocks[bid]
-        base = bid << layout.log_chunks_per_block
-        rows = np.flatnonzero(bitmaps.grown)
-        numbers = (rows + base).tolist()
-        for chunk, alloc, scav in zip(
-            numbers, bitmaps.alloc[rows].tolist(), bitmaps.scavenged[rows].tolist(), strict=True
-        ):
-            chunks[chunk] = {"alloc": alloc, "scav": scav}
-        # The scavenge index has data only for grown chunks (the others are never allocated or freed).
+        # The index has data only for grown chunks (the others are never allocated or freed).
+        rows = np.flatnonzero(storage.blocks[bid].grown)
+        numbers = (rows + (bid << storage.layout.log_chunks_per_block)).tolist()
         counts = index.blocks[bid]
         data = zip(
             numbers,
@@ -65,30 +101,14 @@ def heap_state(pa: FastPageAlloc, caches: Mapping[int, PageCache]) -> State:
         )
         for chunk, in_use, last, gen, has_free in data:
             if in_use or last or gen or has_free:
-                scav_chunks[chunk] = [in_use, last, gen, has_free]
-        # Every summary array is scanned whole: an entry above no grown chunk must be zero, and is shown if not.
-        summaries = tree.blocks[bid]
-        for level in range(1, layout.levels):
-            values = summaries.entries[level]
-            nonzero = np.flatnonzero(values)
-            first = bid << (level * layout.level_bits)
-            levels[level].update(zip((nonzero + first).tolist(), values[nonzero].tolist(), strict=True))
+                chunks[chunk] = [in_use, last, gen, has_free]
     return {
-        "search_page": pa.search_page,
-        "end_chunk": pa.end_chunk,
-        "chunks": dict(sorted(chunks.items())),
-        "levels": levels,
-        "scav_index": {
-            "chunks": dict(sorted(scav_chunks.items())),
-            "min_chunk": index.min_heap_chunk,
-            "force_cursor": [index.force_cursor.page, index.force_cursor.marked],
-            "background_cursor": [index.background_cursor.page, index.background_cursor.marked],
-            "free_high_water": index.free_high_water,
-            "gen": index.gen,
-        },
-        "caches": {
-            cache_id: {"base": c.base, "free": c.free, "scav": c.scav} for cache_id, c in sorted(caches.items())
-        },
+        "chunks": chunks,
+        "min_chunk": index.min_heap_chunk,
+        "force_cursor": [index.force_cursor.page, index.force_cursor.marked],
+        "background_cursor": [index.background_cursor.page, index.background_cursor.marked],
+        "free_high_water": index.free_high_water,
+        "gen": index.gen,
     }
 
 

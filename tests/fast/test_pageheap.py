@@ -1,9 +1,11 @@
-"""FastPageHeap: refusals, the sparse address space, bulk paths, and equality with the model.
+"""FastPageHeap: refusals, bulk paths with caches, the background scavenger, clone, and the Go traces.
 
 The state machine (tests/oracle/pagealloc/test_machine.py) is the main check of fast
-against the model; these tests pin down what it reaches rarely: heaps of
-thousands of chunks (the vectorised paths), reduced geometries, the top of
-the address space, the background scavenger, and the real Go traces.
+against the model; these tests pin down at the level of a whole heap what it
+reaches rarely: heaps of thousands of chunks (the vectorised paths), reduced
+geometries, the background scavenger, and the real Go traces. The allocator
+alone (the top of the address space, refusals word for word) is in
+test_pagealloc.py.
 """
 
 from __future__ import annotations
@@ -60,25 +62,6 @@ def test_refusals_change_nothing() -> None:
         FastPageHeap(AMD64, phys_page_pages=3)
     with pytest.raises(ParameterError):
         FastPageHeap(Geometry(chunk_pages=64), huge_page_pages=128)
-
-
-def test_sparse_terabyte_at_the_top_of_the_address_space() -> None:
-    heap = FastPageHeap(AMD64)
-    nchunks = 1 << 18  # 1 TiB
-    first = AMD64.total_chunks - nchunks
-    heap.grow(first, nchunks)
-    heap.grow(0, 1)
-    assert len(heap.alloc_state.storage.blocks) == 64 + 1  # memory only for the root entries in use
-    assert heap.alloc(1).page == 0
-    big = heap.alloc(600)
-    assert big.page == first * 512 and big.scav == 600
-    top = heap.alloc(nchunks * 512 - 600)
-    assert top.page == first * 512 + 600
-    assert heap.alloc(1).page == 1
-    heap.free(first * 512 + 1000, 5000)
-    assert heap.alloc(4000).page == first * 512 + 1000
-    assert heap.check_summaries() == []
-    assert heap.alloc_state.storage.find_mapped(512) == first * 512
 
 
 def run_random(model: PageHeap, fast: FastPageHeap, seed: int, nops: int, sizes: list[int], check_every: int) -> None:

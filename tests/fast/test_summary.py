@@ -1,8 +1,8 @@
-"""fast.summary and fast.bitmap against the model's definitions, value by value.
+"""fast.summary against the model's definitions, value by value.
 
 Each property draws bitmaps (biased towards runs, full and empty words,
-which is where summaries and searches have edge cases) and compares fast's
-scalar and vectorised code with the model function it must equal.
+which is where summaries have edge cases) and compares fast's scalar and
+vectorised code with the model function it must equal.
 """
 
 from __future__ import annotations
@@ -11,11 +11,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fast import bitmap as fbits
-from fast import scavenge as fscav
 from fast import summary as fsum
-from model import bitmap as mbitmap
-from model import scavenge as mscav
 from model import summary as msum
 from model.geometry import Geometry
 
@@ -105,44 +101,6 @@ def test_codec_equals_model_pack(data: st.DataObject) -> None:
     start, most, end = codec.unpack_arrays(np.array([packed], dtype=np.uint64))
     assert (int(start[0]), int(most[0]), int(end[0])) == s.as_tuple()
     assert int(codec.pack_arrays([s.start], [s.max], [s.end])[0]) == packed
-
-
-@SETTINGS
-@given(words(), st.integers(1, 64))
-def test_find_run_equals_find_bit_range64(word: int, n: int) -> None:
-    want = mbitmap.find_bit_range64(word, n)
-    assert fbits.find_run(word, n) == (want if want < 64 else None)
-
-
-@SETTINGS
-@given(st.sampled_from([1, 8]).flatmap(chunk_bits), st.integers(1, 600), st.integers(0, 511))
-def test_find_in_chunk_equals_model(ws: list[int], npages: int, search: int) -> None:
-    width = 64 * len(ws)
-    search %= width
-    assert fbits.find_in_chunk(as_int(ws), npages, search, width) == mbitmap.find_in_chunk(ws, npages, search)
-
-
-@SETTINGS
-@given(chunk_bits(8), st.sampled_from([1, 2, 4, 8, 16, 32, 64]))
-def test_fill_aligned_equals_model_word_by_word(ws: list[int], m: int) -> None:
-    filled = fbits.fill_aligned(as_int(ws), m, 512)
-    assert filled == as_int([mbitmap.fill_aligned(w, m) for w in ws])
-
-
-@SETTINGS
-@given(
-    chunk_bits(8),
-    chunk_bits(8),
-    st.integers(0, 511),
-    st.sampled_from([1, 2, 4, 8, 64]),
-    st.integers(0, 700),
-    st.sampled_from([0, 8, 64, 256, 512]),
-)
-def test_scavenge_candidate_equals_model(
-    used: list[int], scav: list[int], search: int, phys: int, max_pages: int, huge: int
-) -> None:
-    want = mscav.find_scavenge_candidate(used, scav, search, phys, max_pages, huge)
-    assert fscav.scavenge_candidate(as_int(used), as_int(scav), search, phys, max_pages, huge, 512) == want
 
 
 def test_longest_one_run_on_known_values() -> None:
