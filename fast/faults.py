@@ -19,19 +19,11 @@ nothing for this, and nothing in fast/ ever switches one on by itself.
                            of the allocation, past any free page the search saw
                            before it (a hole too small for the request)
                                                                (fast.pagealloc)
-
-FAULTS and injected() are the older way: a module-wide set, read when a heap
-is built through fast.heap without faults. They are kept only for the
-callers that still switch faults that way (oracle/pagealloc/fuzz.py,
-tests/oracle/pagealloc/test_faults.py and test_fuzz.py, through
-oracle/pagealloc/adapters.py and fast.heap; tests/test_architecture.py), and
-go once those pass faults explicitly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 
 MERGE_WIDTH_OFF_BY_ONE = "merge_width_off_by_one"
 MISSED_LEVEL_UPDATE = "missed_level_update"
@@ -50,21 +42,3 @@ def check_names(names: Iterable[str]) -> frozenset[str]:
     if unknown:
         raise ValueError(f"unknown fault(s) {sorted(unknown)}; known: {sorted(ALL_FAULTS)}")
     return chosen
-
-
-# Kept for the callers named above until they pass faults explicitly: the faults a heap built
-# through fast.heap without faults gets; empty by default.
-FAULTS: set[str] = set()
-
-
-@contextmanager
-def injected(*names: str) -> Iterator[None]:
-    """Switch the named faults on for heaps built through fast.heap inside the block (kept, see FAULTS)."""
-    chosen = check_names(names)
-    saved = set(FAULTS)
-    FAULTS.update(chosen)
-    try:
-        yield
-    finally:
-        FAULTS.clear()
-        FAULTS.update(saved)
