@@ -73,6 +73,9 @@ def cmd_default(args: argparse.Namespace) -> int:
         print(f"  {prefix:<44} {status:<9} {report.ops:>7,} ops {report.checked:>7,} checked {report.seconds:6.2f}s")
         if report.mismatch is not None:
             print("    " + report.mismatch.describe().replace("\n", "\n    "))
+        if report.header_failure:
+            print(f"    line 1: (the header)\n      the implementation failed it: {report.header_failure}")
+        if not report.ok:
             worst = max(worst, 1)
     verdict = "all traces match" if worst == 0 else "FAILED"
     print(f"Conformance: {len(traces)} traces, {total_ops:,} ops: {verdict}")
@@ -137,7 +140,10 @@ OWN_ARGS_JOBS = {
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in OWN_ARGS_JOBS:
-        return OWN_ARGS_JOBS[argv[0]](argv[1:])
+        try:
+            return OWN_ARGS_JOBS[argv[0]](argv[1:])
+        except SystemExit as e:  # their parsers exit on --help and on a usage error
+            return int(e.code or 0)
     parser = build_parser()
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
         argv = ["run", *argv]

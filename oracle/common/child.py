@@ -10,7 +10,9 @@ Guarantees, whatever the child does:
   * No wait is unbounded. Every answer has a deadline: `timeout` seconds
     from when the request was written or the previous answer arrived,
     whichever is later (a batch of a million lines is fine; one line that
-    never ends is not). Bytes trickling in do not extend the deadline.
+    never ends is not). Bytes trickling in do not extend the deadline. The
+    very first answer may take `start_timeout` instead (START_TIMEOUT by
+    default, or `timeout` if longer): starting a program is not answering it.
   * No line is unbounded: an answer longer than `max_line` bytes stops the
     child. Lines are split without rescanning what was already scanned, so
     a huge answer costs time linear in its size.
@@ -47,6 +49,7 @@ from oracle.common.errors import ImplementationFailed, TraceError
 from oracle.common.jsonlines import loads_object
 
 DEFAULT_TIMEOUT = 5.0  # seconds an answer may take
+START_TIMEOUT = 5.0  # seconds the first answer may at least take: starting a program (imports, a runtime) is slow
 DEFAULT_MAX_LINE = 1 << 24  # bytes in one answer line
 STDERR_KEEP = 1 << 16  # bytes of standard error kept for messages
 STDERR_LINES = 5  # lines of standard error shown in a message
@@ -68,11 +71,13 @@ class ChildProcess:
         cwd: Path | str | None = None,
         skip: Callable[[bytes], bool] | None = None,
         headline: Callable[[list[str]], str | None] | None = None,
+        start_timeout: float = START_TIMEOUT,
     ) -> None:
         """`skip(line)` True: a line the child prints that is not an answer (the Go test framework's chatter).
         `headline(stderr lines)`: the one line of its standard error that says best why it died, if any."""
         self.name = name
         self.headline = headline
+        self.start_timeout = start_timeout
         self.timeout = timeout
         self.max_line = max_line
         self.skip = skip
@@ -97,6 +102,7 @@ class ChildProcess:
         self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True)
         self._stderr_thread.start()
         self.dead: str | None = None  # why the child can no longer answer
+        self.answered = False  # the first answer has come (until then, START_TIMEOUT applies)
         _running.add(self)
 
     # Standard error.
@@ -163,6 +169,8 @@ class ChildProcess:
             return [], self.dead
         assert self.proc.stdin is not None and self.proc.stdout is not None
         limit = self.timeout if timeout is None else timeout
+        if not self.answered:
+            limit = max(limit, self.start_timeout)
         out_fd, in_fd = self.proc.stdout.fileno(), self.proc.stdin.fileno()
         if select.select([out_fd], [], [], 0)[0]:
             # Output before any request of this exchange: it can only be an extra line from before.
@@ -208,6 +216,9 @@ class ChildProcess:
             got = self._take_lines()
             if got:
                 answers.extend(got)
+                if not self.answered:
+                    self.answered = True
+                    limit = self.timeout if timeout is None else timeout
                 deadline = time.monotonic() + limit
             if len(self._buffer) > self.max_line:
                 return answers, self._fail(f"{self.name} answered a line longer than {self.max_line:,} bytes")

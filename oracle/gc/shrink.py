@@ -1,32 +1,46 @@
 """Shrinking a failing GC trace to a 1-minimal one: no single line, object or pointer can go.
 
 A trace fails when replaying it (oracle.gc.replay, with the chosen barrier)
-reports a lost object. The shrinker removes chunks of steps, halving the
-chunk size down to single lines (delta debugging), then simplifies the
-header's heap: drops objects (with every pointer, root and stack entry that
-named them), clears single pointers, roots and stack entries. It repeats
-until nothing can be removed. A line that becomes invalid after a removal
-(say, a load through a slot that is now nil) makes the candidate a bad
-trace, which does not fail, so the shrinker never keeps it.
+reports a lost object. Two passes take turns until neither changes the
+trace:
 
-The result is 1-minimal: removing any one step, object or pointer of it
-no longer loses an object. It is deterministic.
+  steps   delta debugging on the step lines (oracle.common.shrink.ddmin:
+          remove runs of lines, the run length halving down to one line,
+          until no single line can go);
+  header  simplify the header's heap, keeping the first simplification
+          that still fails: drop an object (with every pointer, root and
+          stack entry that named it), clear one pointer, drop one root,
+          clear one stack entry.
+
+A line that becomes invalid after a removal (say, a load through a slot
+that is now nil) makes the candidate a bad trace, which does not fail, so
+the shrinker never keeps it.
+
+The result is 1-minimal: removing any one step, object or pointer of it no
+longer loses an object. Both passes try candidates in a fixed order, so the
+result is deterministic.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
 from model.gc.barrier import Barrier
 from oracle.common.errors import TraceError
+from oracle.common.jsonlines import loads_object
+from oracle.common.shrink import ddmin
 from oracle.gc.replay import replay_text
 
 Predicate = Callable[[str], bool]
+Header = dict[str, Any]
 
 
 def loses_object(barrier: Barrier) -> Predicate:
+    """Whether a trace, replayed under `barrier` without the tricolor check, loses an object."""
+
     def failing(text: str) -> bool:
         try:
             report = replay_text(text, barrier, tricolor=False)
@@ -40,30 +54,12 @@ def loses_object(barrier: Barrier) -> Predicate:
     return failing
 
 
-def _text(header: dict[str, Any], ops: list[str]) -> str:
+def _text(header: Header, ops: list[str]) -> str:
     return "\n".join([json.dumps(header), *ops]) + "\n"
 
 
-def _shrink_ops(header: dict[str, Any], ops: list[str], failing: Predicate) -> list[str]:
-    chunk = max(1, len(ops) // 2)
-    while True:
-        i = 0
-        removed = False
-        while i < len(ops):
-            candidate = ops[:i] + ops[i + chunk:]
-            if failing(_text(header, candidate)):
-                ops = candidate
-                removed = True
-            else:
-                i += chunk
-        if chunk == 1 and not removed:
-            return ops
-        if not removed:
-            chunk = max(1, chunk // 2)
-
-
-def _without_object(header: dict[str, Any], oid: Any) -> dict[str, Any]:
-    h = json.loads(json.dumps(header))
+def _without_object(header: Header, oid: Any) -> Header:
+    h = copy.deepcopy(header)
     heap = h["heap"]
     heap["objects"] = [o for o in heap["objects"] if o["id"] != oid]
     for o in heap["objects"]:
@@ -77,7 +73,8 @@ def _without_object(header: dict[str, Any], oid: Any) -> dict[str, Any]:
     return h
 
 
-def _header_candidates(header: dict[str, Any]) -> list[dict[str, Any]]:
+def _header_candidates(header: Header) -> list[Header]:
+    """Simpler headers, in the order they are tried: objects dropped, pointers, roots and stack entries cleared."""
     heap = header.get("heap")
     if heap is None:
         return []
@@ -85,20 +82,33 @@ def _header_candidates(header: dict[str, Any]) -> list[dict[str, Any]]:
     for i, o in enumerate(heap["objects"]):
         for k, v in o.get("ptrs", {}).items():
             if v is not None:
-                h = json.loads(json.dumps(header))
+                h = copy.deepcopy(header)
                 h["heap"]["objects"][i]["ptrs"][k] = None
                 out.append(h)
     for i in range(len(heap.get("roots", []))):
-        h = json.loads(json.dumps(header))
+        h = copy.deepcopy(header)
         del h["heap"]["roots"][i]
         out.append(h)
     for g, stack in enumerate(header.get("stacks", [])):
         for i, x in enumerate(stack):
             if x is not None:
-                h = json.loads(json.dumps(header))
+                h = copy.deepcopy(header)
                 h["stacks"][g][i] = None
                 out.append(h)
     return out
+
+
+def _steps_fail(header: Header, failing: Predicate) -> Callable[[list[str]], bool]:
+    """Whether step lines still fail under `header`."""
+    return lambda ops: failing(_text(header, ops))
+
+
+def simpler_header(header: Header, ops: list[str], failing: Predicate) -> Header:
+    """The first simpler header with which the steps still fail, or `header` if there is none."""
+    for candidate in _header_candidates(header):
+        if failing(_text(candidate, ops)):
+            return candidate
+    return header
 
 
 def shrink_trace(text: str, failing: Predicate) -> str:
@@ -106,13 +116,11 @@ def shrink_trace(text: str, failing: Predicate) -> str:
     if not failing(text):
         return text
     lines = text.rstrip("\n").split("\n")
-    header, ops = json.loads(lines[0]), lines[1:]
+    header = loads_object(lines[0], 1, "header")
+    ops = lines[1:]
     while True:
         before = _text(header, ops)
-        ops = _shrink_ops(header, ops, failing)
-        for candidate in _header_candidates(header):
-            if failing(_text(candidate, ops)):
-                header = candidate
-                break
+        ops = ddmin(ops, _steps_fail(header, failing))
+        header = simpler_header(header, ops, failing)
         if _text(header, ops) == before:
             return before

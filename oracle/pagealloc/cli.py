@@ -90,6 +90,10 @@ def print_report(report: ReplayReport) -> int:
         f"{report.path}: {report.ops:,} ops, {report.checked:,} expects checked, "
         f"{report.seconds:.2f}s, impl {report.impl}"
     )
+    if report.header_failure:
+        print(f"{summary}: FAILED")
+        print(f"line 1: (the header)\n  the implementation failed it: {report.header_failure}")
+        return 1
     if report.mismatch is None and not report.emit_refused:
         print(f"{summary}: all match" + (f"; wrote {report.emitted}" if report.emitted else ""))
         return 0
@@ -144,8 +148,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         steps=args.steps,
         database=None if args.db == "none" else Path(args.db),
         failures_dir=failures,
-        cmd=options.cmd,
-        faults=tuple(args.fault),
+        options=options,
         shrink_seconds=args.shrink_seconds,
     )
     result = fuzz.run_campaign(config, progress=sys.stderr)

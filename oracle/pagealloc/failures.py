@@ -149,8 +149,9 @@ def write_failure(
     if failure.level == "safe":
         reproduces = True
     else:
-        reproduces = failure.kind == "mismatch" or failure.probe is not None
-    if failure.level == "exact" and reproduces and factory is not None and minimize_seconds > 0:
+        reproduces = failure.kind in ("mismatch", "header") or failure.probe is not None
+    minimizable = failure.level == "exact" and failure.kind != "header" and reproduces
+    if minimizable and factory is not None and minimize_seconds > 0:
         lines = minimize(failure.params, lines, factory, minimize_seconds)
         message = explain(failure.params, lines, factory)
         if message != failure.message():

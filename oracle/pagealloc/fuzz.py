@@ -39,6 +39,7 @@ from typing import Any, TextIO
 import attrs
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import Flaky
 from hypothesis.internal.conjecture import engine
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -46,7 +47,6 @@ from oracle.pagealloc.failures import WrittenFailure, write_failure
 from oracle.pagealloc.machine import (
     MODEL_INVARIANTS_EVERY,
     Failure,
-    ImplFactory,
     MachineConfig,
     OracleFailure,
     RunLog,
@@ -59,12 +59,6 @@ from oracle.pagealloc.trace import Params, read_header_and_ops
 DEFAULT_DB = Path(".hypothesis/oracle-fuzz")
 SHRINK_SECONDS = 30.0
 DEFAULT_FAILURES = Path("failures")
-
-
-def make_factory(impl: str, cmd: str | None = None, faults: tuple[str, ...] = ()) -> tuple[ImplFactory, ImplOptions]:
-    """The factory of the named implementation and its options (ParameterError for an unknown name)."""
-    options = ImplOptions(cmd=cmd, faults=frozenset(faults))
-    return factory(impl, options), options
 
 
 @contextlib.contextmanager
@@ -103,12 +97,11 @@ def run_once(
     steps: int = 50,
     database: Path | None = None,
     failures_dir: Path = DEFAULT_FAILURES,
-    cmd: str | None = None,
+    options: ImplOptions | None = None,
     params: Params | None = None,
     derandomize: bool = False,
     seed: int | None = None,
     on_step: Callable[[], None] | None = None,
-    faults: tuple[str, ...] = (),
     model_invariants_every: int = MODEL_INVARIANTS_EVERY,
     shrink: bool = True,
     shrink_seconds: float = SHRINK_SECONDS,
@@ -120,10 +113,11 @@ def run_once(
     failure when nothing else failed, unless report_latent is False: then it
     is only returned, for a campaign that goes on looking for a visible one.
     """
-    make, options = make_factory(impl, cmd, faults)
+    options = options or ImplOptions()
+    make = factory(impl, options)
     log = RunLog(on_step=on_step)
     config = MachineConfig(impl, make, level, params, model_invariants_every, log=log)
-    tag = "_".join(sorted(faults))
+    tag = "_".join(sorted(options.faults))
     cls = machine_class(config, tag)
     if seed is not None:
         cls._hypothesis_internal_use_seed = seed  # type: ignore[attr-defined]  # what @seed sets
@@ -146,9 +140,15 @@ def run_once(
             run_state_machine_as_test(cls, settings=run_settings)
         except Exception as e:
             failure = log.last_failure
-            if failure is None or not isinstance(e, OracleFailure | AssertionError):
+            if failure is None or not isinstance(e, OracleFailure | AssertionError | Flaky):
                 raise
             written = write_failure(failure, failures_dir, make, options)
+            if isinstance(e, Flaky):
+                note = (
+                    "\n  (the implementation answered differently when Hypothesis ran this case again: "
+                    "it is flaky, so this is the last failing run as found)"
+                )
+                written = attrs.evolve(written, message=written.message + note)
         if written is None and log.latent is not None and report_latent:
             # No result ever differed, but the states did: report the shortest such case (not shrunk).
             written = write_failure(log.latent, failures_dir, make, options)
@@ -166,8 +166,7 @@ class CampaignConfig:
     steps: int = 50
     database: Path | None = DEFAULT_DB
     failures_dir: Path = DEFAULT_FAILURES
-    cmd: str | None = None
-    faults: tuple[str, ...] = ()
+    options: ImplOptions = attrs.field(factory=ImplOptions)
     shrink_seconds: float = SHRINK_SECONDS
 
 
@@ -215,9 +214,8 @@ def _worker_rounds(
             steps=config.steps,
             database=config.database,
             failures_dir=config.failures_dir,
-            cmd=config.cmd,
+            options=config.options,
             on_step=on_step,
-            faults=config.faults,
             shrink_seconds=config.shrink_seconds,
             report_latent=False,
         )
@@ -232,8 +230,8 @@ def _worker_rounds(
         left = deadline - time.monotonic()
         per_round = max(1, min(int(1.0 / max(per_example, 1e-3)), int(left / max(per_example, 1e-3)) + 1, 200))
     if latent is not None:
-        make, options = make_factory(config.impl, config.cmd, config.faults)
-        written = write_failure(latent, config.failures_dir, make, options)
+        make = factory(config.impl, config.options)
+        written = write_failure(latent, config.failures_dir, make, config.options)
         return steps, examples, written
     return steps, examples, None
 
@@ -290,7 +288,7 @@ class Progress:
 
 def run_campaign(config: CampaignConfig, progress: TextIO | None = None) -> CampaignResult:
     """Fuzz for config.seconds on config.workers processes; progress is shown on `progress` if a terminal."""
-    make_factory(config.impl, config.cmd, config.faults)  # refuse an unknown implementation before starting anything
+    factory(config.impl, config.options)  # refuse an unknown implementation before starting anything
     started = time.monotonic()
     deadline = started + config.seconds
     display = Progress(config, progress or sys.stderr, progress is not None)
@@ -358,7 +356,7 @@ def _distinct(failures: list[WrittenFailure]) -> list[WrittenFailure]:
 
 
 def print_summary(config: CampaignConfig, result: CampaignResult, out: TextIO) -> None:
-    faults = f", faults {','.join(config.faults)}" if config.faults else ""
+    faults = f", faults {','.join(sorted(config.options.faults))}" if config.options.faults else ""
     print(
         f"fuzz {config.impl} ({config.level}{faults}): {result.seconds:.1f}s, {result.steps:,} steps, "
         f"{result.steps_per_second:,.0f} steps/s, {result.examples:,} examples, "

@@ -66,6 +66,7 @@ from model.geometry import Geometry
 from model.invariants import all_violations
 from model.summary import pack, unpack_triple
 from model.tree import summarize_levels
+from oracle.common.errors import ImplementationFailed
 from oracle.pagealloc.lockstep import Mismatch, judge
 from oracle.pagealloc.probes import SCAVENGE_SPAN, clone_pair, run_probes
 from oracle.pagealloc.probes import sequences as probe_sequences
@@ -91,7 +92,9 @@ TraceLines = list[tuple[Op, Outcome | None]]
 class Failure:
     """What the machine found, with the trace that led there.
 
-    kind: mismatch (a line's answer fails, see oracle.pagealloc.lockstep),
+    kind: header (the implementation failed or refused a valid header),
+    crash (it failed when asked for its state), mismatch (a line's answer
+    fails, see oracle.pagealloc.lockstep),
     refusal (an invalid line was not refused), state (the states differ and
     a probe shows it in an answer), latent (the states differ and no probe
     shows it), model (the model breaks its own invariants), safety (the
@@ -123,7 +126,11 @@ class Failure:
         return f"line {self.line}: {self.op.describe()}"
 
     def message(self) -> str:
-        if self.kind in ("state", "latent"):
+        if self.kind == "header":
+            text = f"{self.headline}\n  the implementation failed the header of a valid trace:"
+        elif self.kind == "crash":
+            text = f"{self.headline}\n  the implementation failed after this line:"
+        elif self.kind in ("state", "latent"):
             text = f"{self.headline}\n  the states differ after this line:"
         elif self.kind == "model":
             text = f"{self.headline}\n  the MODEL breaks its own invariants after this line:"
@@ -157,9 +164,20 @@ class Checker:
         self.params = params
         self.geometry = make_geometry(params)
         self.impl_name = impl_name
-        self.impl = factory(params)
         self.ops: TraceLines = []
         self.last_op: Op | None = None
+        try:
+            self.impl = factory(params)
+        except (ImplementationFailed, ModelError) as e:  # it failed (or refused) the header of a valid trace
+            raise self.fail("header", None, None, [str(e)], 1) from None
+
+    def snapshot(self) -> State | None:
+        """The implementation's state; a failure to give it is a failure at the last line."""
+        try:
+            return snapshot_of(self.impl)
+        except ImplementationFailed as e:
+            line = self.last_op.line if self.last_op is not None else 1
+            raise self.fail("crash", self.last_op, None, [f"asked for its state, it failed: {e}"], line) from None
 
     def next_op(self, kind: str, args: dict[str, int | bool]) -> Op:
         return Op(kind, args, None, len(self.ops) + 2)
@@ -199,10 +217,10 @@ class Lockstep(Checker):
     level = "exact"
 
     def __init__(self, params: Params, factory: ImplFactory, impl_name: str) -> None:
-        super().__init__(params, factory, impl_name)
-        self.model = ModelImpl(params)
         self.diverged: Failure | None = None
         self.last_differences: list[str] = []
+        self.model = ModelImpl(params)
+        super().__init__(params, factory, impl_name)
 
     def apply(self, kind: str, args: dict[str, int | bool]) -> Outcome | None:
         op = self.next_op(kind, args)
@@ -243,7 +261,7 @@ class Lockstep(Checker):
 
     def check_state(self, check_model: bool) -> None:
         line = self.last_op.line if self.last_op is not None else 1
-        snapshot = snapshot_of(self.impl)
+        snapshot = self.snapshot()
         differences = diff_states(model_state(self.model.heap), snapshot, self.geometry) if snapshot else []
         if check_model or differences:
             # When the states differ, the model's own invariants say which side is wrong.
@@ -446,7 +464,7 @@ class Shadow(Checker):
             raise self.fail("refusal", op, mismatch, [])
 
     def check_state(self, check_model: bool) -> None:
-        snapshot = snapshot_of(self.impl)
+        snapshot = self.snapshot()
         if snapshot is None:
             return
         problems = self.check_snapshot(snapshot)
@@ -615,7 +633,11 @@ class OracleMachine(RuleBasedStateMachine):
     def start(self, data: st.DataObject) -> None:
         params = self.cfg.params if self.cfg.params is not None else data.draw(params_strategy(), label="params")
         cls = Lockstep if self.cfg.level == "exact" else Shadow
-        self.checker = cls(params, self.cfg.factory, self.cfg.impl_name)
+        try:
+            self.checker = cls(params, self.cfg.factory, self.cfg.impl_name)
+        except OracleFailure as e:
+            self.record(e.failure)
+            raise
 
     @rule(data=st.data())
     def grow(self, data: st.DataObject) -> None:

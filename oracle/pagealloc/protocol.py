@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from model.errors import InvalidOperation, ModelError
+from model.errors import InvalidOperation, ModelError, ParameterError
 from model.geometry import Geometry
 from model.pageheap import PageHeap
 from model.results import AllocResult, CacheFill, ScavengeResult
@@ -153,6 +153,12 @@ def apply_to_heap(heap: TraceHeap, op: Op) -> Outcome | None:
     raise ModelError(f"unknown op {op.kind!r}")
 
 
+# The largest heap the oracle models: 1 TiB of 4 MiB chunks. The model keeps every grown chunk's
+# bitmaps and summaries as Python values (the whole 48-bit space would be 2**26 chunks and minutes
+# of work); a grow past this total is refused as bad input, naming the limit.
+MAX_GROWN_CHUNKS = 1 << 18
+
+
 class ModelImpl:
     """The reference model behind the protocol."""
 
@@ -160,6 +166,17 @@ class ModelImpl:
 
     def __init__(self, params: Params) -> None:
         self.heap = PageHeap.create(make_geometry(params), params.phys_page_pages, params.huge_page_pages)
+        self.grown = 0  # chunks grown so far, at most MAX_GROWN_CHUNKS
 
     def apply(self, op: Op) -> Outcome | None:
+        if op.kind == "grow":
+            total = self.grown + int(op.args["nchunks"])
+            if total > MAX_GROWN_CHUNKS:
+                raise ParameterError(
+                    f"grow of {op.args['nchunks']:,} chunks would make {total:,}: this oracle models heaps of "
+                    f"at most {MAX_GROWN_CHUNKS:,} chunks (1 TiB of 4 MiB chunks)"
+                )
+            outcome = apply_to_heap(self.heap, op)
+            self.grown = total
+            return outcome
         return apply_to_heap(self.heap, op)

@@ -30,7 +30,7 @@ from pathlib import Path
 import attrs
 
 from model.errors import ModelError
-from oracle.common.errors import TraceError
+from oracle.common.errors import ImplementationFailed, TraceError
 from oracle.common.output import OutputFile
 from oracle.pagealloc import lockstep
 from oracle.pagealloc.lockstep import Mismatch
@@ -51,24 +51,32 @@ class ReplayReport:
     mismatch: Mismatch | None
     emitted: Path | None = None
     emit_refused: str = ""  # why nothing was written despite --emit
+    header_failure: str = ""  # the implementation failed (or refused) the header of this valid trace
 
     @property
     def ok(self) -> bool:
-        return self.mismatch is None and not self.emit_refused
+        return self.mismatch is None and not self.emit_refused and not self.header_failure
 
 
 Progress = Callable[[int], None]
 
 
-def build(params: Params, impl_name: str, options: ImplOptions | None) -> tuple[ModelImpl, Implementation]:
-    """The judge and the target for a trace's params; bad params are a bad header line."""
+def build(params: Params, impl_name: str, options: ImplOptions | None) -> tuple[ModelImpl, Implementation | str]:
+    """The judge and the target for a trace's params, or why the target failed the header.
+
+    Params the model refuses make a bad header (TraceError, exit 2); params the model accepts but
+    the implementation refuses, or a header it crashes on, are its failure at line 1 (exit 1).
+    """
     try:
         judge = ModelImpl(params)
     except ModelError as e:
         raise TraceError(1, f"params: {e}") from None
     if impl_name == "model":
         return judge, judge
-    return judge, create(impl_name, params, options)
+    try:
+        return judge, create(impl_name, params, options)
+    except (ModelError, ImplementationFailed) as e:
+        return judge, str(e)
 
 
 def replay(
@@ -82,6 +90,8 @@ def replay(
     started = time.perf_counter()
     params, ops = read_header_and_ops(path)
     judge, target = build(params, impl_name, options)
+    if isinstance(target, str):
+        return ReplayReport(path, impl_name, 0, 0, time.perf_counter() - started, None, header_failure=target)
     batch = BATCH if hasattr(target, "apply_many") else 1
     count = checked = 0
     mismatch: Mismatch | None = None

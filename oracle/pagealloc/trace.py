@@ -65,6 +65,10 @@ class Params:
         }
 
 
+# The range of each header parameter (each must also be a power of two, or 0 for huge_page_pages;
+# the model says so). Go's amd64 values are 512, 1 and 256.
+PARAM_RANGES = {"chunk_pages": (64, 4096), "phys_page_pages": (1, 64), "huge_page_pages": (0, 4096)}
+
 # For each op: its integer fields with their minimum value, and whether it has a result.
 OP_FIELDS: dict[str, dict[str, int]] = {
     "grow": {"chunk": 0, "nchunks": 1},
@@ -192,12 +196,17 @@ def parse_header(text: str) -> Params:
     params = obj.get("params")
     if not isinstance(params, dict):
         raise TraceError(1, 'header: missing object "params"')
-    return Params(
+    out = Params(
         chunk_pages=_int_field(params, "chunk_pages", 1, 1, "params"),
         phys_page_pages=_int_field(params, "phys_page_pages", 1, 1, "params"),
         huge_page_pages=_int_field(params, "huge_page_pages", 0, 1, "params"),
         version=version,
     )
+    for name, (low, high) in PARAM_RANGES.items():
+        value = getattr(out, name)
+        if not low <= value <= high:
+            raise TraceError(1, f"params: {name} must be from {low} to {high}, got {value}")
+    return out
 
 
 def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:

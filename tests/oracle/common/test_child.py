@@ -16,7 +16,9 @@ from oracle.common.errors import ImplementationFailed
 def child(tmp_path: Path, body: str, timeout: float = 1.0, max_line: int = 1 << 20) -> ChildProcess:
     script = tmp_path / "child.py"
     script.write_text(textwrap.dedent(body), encoding="utf-8")
-    return ChildProcess([sys.executable, str(script)], "the child", timeout=timeout, max_line=max_line)
+    return ChildProcess(
+        [sys.executable, str(script)], "the child", timeout=timeout, max_line=max_line, start_timeout=timeout
+    )
 
 
 ECHO = """

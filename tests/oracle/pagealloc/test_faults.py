@@ -36,7 +36,7 @@ def test_campaign_finds_the_fault(fault: str, tmp_path: Path) -> None:
         steps=50,
         seed=2024,
         failures_dir=tmp_path,
-        faults=(fault,),
+        options=fast_with(fault),
         shrink=False,
     )
     failure = result.failure
@@ -58,7 +58,7 @@ def test_failures_are_shrunk(tmp_path: Path) -> None:
         steps=50,
         seed=2025,
         failures_dir=tmp_path,
-        faults=(FLUSH_DROPS_SCAVENGED,),
+        options=fast_with(FLUSH_DROPS_SCAVENGED),
         shrink_seconds=8,
     )
     assert result.failure is not None

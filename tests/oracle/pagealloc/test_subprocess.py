@@ -16,6 +16,7 @@ from model.errors import InvalidOperation, ParameterError
 from oracle.common.errors import ImplementationFailed
 from oracle.pagealloc.cli import bundled_traces
 from oracle.pagealloc.fuzz import run_once
+from oracle.pagealloc.registry import ImplOptions
 from oracle.pagealloc.replay import replay
 from oracle.pagealloc.subprocess import SubprocessImpl
 from oracle.pagealloc.trace import Op, Params
@@ -33,14 +34,14 @@ def test_a_go_trace_replays_through_the_protocol() -> None:
 def test_subprocess_conforms_exactly_with_snapshots(tmp_path: Path) -> None:
     impl = SubprocessImpl(Params(64, 1, 0, 2), SERVE)
     assert impl.can_snapshot
-    result = run_once("subprocess", "exact", max_examples=10, steps=30, seed=31, failures_dir=tmp_path, cmd=SERVE)
+    result = run_once("subprocess", "exact", max_examples=10, steps=30, seed=31, failures_dir=tmp_path, options=ImplOptions(cmd=SERVE))
     assert result.failure is None, result.failure and result.failure.message
 
 
 def test_a_fault_is_found_through_the_protocol(tmp_path: Path) -> None:
     cmd = f"{SERVE} --fault flush_drops_scavenged"
     result = run_once(
-        "subprocess", "exact", max_examples=150, steps=50, seed=32, failures_dir=tmp_path, cmd=cmd, shrink=False
+        "subprocess", "exact", max_examples=150, steps=50, seed=32, failures_dir=tmp_path, options=ImplOptions(cmd=cmd), shrink=False
     )
     assert result.failure is not None and result.failure.reproduces
     assert "--cmd" in result.failure.message and "--fault flush_drops_scavenged" in result.failure.message
