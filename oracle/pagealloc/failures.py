@@ -45,8 +45,8 @@ from oracle.common.errors import TraceError
 from oracle.common.output import new_file, output_folder
 from oracle.common.shrink import Reducer
 from oracle.pagealloc import lockstep
+from oracle.pagealloc.levels import Failure, ImplFactory, TraceLines
 from oracle.pagealloc.lockstep import Expect
-from oracle.pagealloc.machine import Failure, ImplFactory, TraceLines
 from oracle.pagealloc.probes import replay_pair, run_probes, sequences
 from oracle.pagealloc.protocol import ModelImpl, make_geometry
 from oracle.pagealloc.registry import ImplOptions

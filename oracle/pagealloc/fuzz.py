@@ -44,15 +44,8 @@ from hypothesis.internal.conjecture import engine
 from hypothesis.stateful import run_state_machine_as_test
 
 from oracle.pagealloc.failures import WrittenFailure, write_failure
-from oracle.pagealloc.machine import (
-    MODEL_INVARIANTS_EVERY,
-    Failure,
-    MachineConfig,
-    OracleFailure,
-    RunLog,
-    Shadow,
-    machine_class,
-)
+from oracle.pagealloc.levels import MODEL_INVARIANTS_EVERY, Failure, OracleFailure, Shadow
+from oracle.pagealloc.machine import MachineConfig, RunLog, machine_class
 from oracle.pagealloc.registry import ImplOptions, factory
 from oracle.pagealloc.trace import Params, read_header_and_ops
 
