@@ -79,16 +79,20 @@ class FastPageHeap:
 
     def free(self, page: int, npages: int) -> None:
         self.alloc_state.check_free(page, npages)
+        end = page + npages
         for cache_id in sorted(self.caches):
-            held = self.caches[cache_id].first_held(page, npages)
-            if held is not None:
-                raise InvalidOperation(f"free of page {held}, which cache {cache_id} holds and has not handed out")
+            cache = self.caches[cache_id]
+            base = cache.base
+            if cache.free and base is not None and base < end and page < base + CACHE_PAGES:  # overlap: look
+                held = cache.first_held(page, npages)
+                if held is not None:
+                    raise InvalidOperation(f"free of page {held}, which cache {cache_id} holds and has not handed out")
         self.alloc_state.free_checked(page, npages)
 
     def cache_fill(self, cache_id: int) -> CacheFill:
         check_count("cache", cache_id, 0)
         existing = self.caches.get(cache_id)
-        if existing is not None and existing.free:
+        if existing is not None and not existing.is_empty():
             raise InvalidOperation(f"cache_fill into cache {cache_id}, which is not empty")
         cache = pagecache.fill(self.alloc_state)
         self.caches[cache_id] = cache

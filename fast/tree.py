@@ -227,10 +227,30 @@ class SummaryTree:
     def find(self, npages: int, search_page: int) -> tuple[int | None, int]:
         """Go's pageAlloc.find before findMappedAddr: (first page of the first fit or None, first-free bound)."""
         layout = self.layout
+        level_bits, fan_out = layout.level_bits, layout.fan_out
         bound_lo, bound_hi = 0, layout.total_pages - 1
-        index = 0  # the entry chosen at the level above (the root row hangs below no entry)
+        index = 0  # the entry chosen at the level above
+        bid, views = 0, []  # below the root: the chosen root entry, and its block's levels
         for level in range(layout.levels):
-            entries, offset, indices = self._row(level, index, search_page)
+            # The row to scan: entry i's packed summary is entries[i - offset]; indices are the entries to
+            # visit in order, from the one holding the search hint if it is in the row.
+            search_index = search_page >> layout.level_log_pages[level]
+            entries: Sequence[int]
+            indices: Sequence[int]
+            if level == 0:
+                # The whole root level; root entries without a block are zero, so only the others are visited.
+                ids = self.storage.block_ids
+                first = bisect.bisect_left(ids, search_index) if search_index < layout.root_entries else 0
+                entries, offset, indices = self.root_view, 0, (ids[first:] if first else ids)
+            else:
+                # The children of the entry chosen above, all under root entry `bid`.
+                if level == 1:
+                    bid = index
+                    views = self.blocks[bid].views
+                row_first = index << level_bits
+                row_end = row_first + fan_out
+                start = search_index if row_first <= search_index < row_end else row_first
+                entries, offset, indices = views[level], bid << (level * level_bits), range(start, row_end)
             outcome, index, bound_lo, bound_hi = self._scan_row(
                 level, entries, offset, indices, npages, bound_lo, bound_hi
             )
@@ -251,27 +271,6 @@ class SummaryTree:
         if bound_lo <= free_page and chunk_base + layout.chunk_pages - 1 <= bound_hi:
             bound_lo = free_page
         return chunk_base + found, bound_lo
-
-    def _row(self, level: int, parent: int, search_page: int) -> tuple[Sequence[int], int, Sequence[int]]:
-        """The row find scans at `level`, below entry `parent` of the level above.
-
-        Returns (entries, offset, indices): entry i's packed summary is
-        entries[i - offset], and indices are the entries to visit, in order,
-        from the one holding the search hint if it is in the row.
-        """
-        layout = self.layout
-        search_index = search_page >> layout.level_log_pages[level]
-        if level == 0:
-            # The whole root level; root entries without a block are zero, so only the others are visited.
-            ids = self.storage.block_ids
-            first = bisect.bisect_left(ids, search_index) if search_index < layout.root_entries else 0
-            return self.root_view, 0, (ids[first:] if first else ids)
-        level_bits = layout.level_bits
-        row_first = parent << level_bits
-        row_end = row_first + layout.fan_out
-        start = search_index if row_first <= search_index < row_end else row_first
-        bid = parent >> ((level - 1) * level_bits)
-        return self.blocks[bid].views[level], bid << (level * level_bits), range(start, row_end)
 
     def _scan_row(
         self,

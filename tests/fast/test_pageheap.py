@@ -64,6 +64,29 @@ def test_refusals_change_nothing() -> None:
         FastPageHeap(Geometry(chunk_pages=64), huge_page_pages=128)
 
 
+def test_a_free_touching_a_cache_by_one_page_is_refused() -> None:
+    """A cache's first or last page at the edge of a free: refused with the model's words, nothing changed."""
+    g = Geometry(chunk_pages=128)
+    for order in ("cache first", "cache last"):
+        model, fast = PageHeap.create(g), FastPageHeap(g)
+        for heap in (model, fast):
+            heap.grow(0, 1)
+            if order == "cache first":
+                heap.cache_fill(0)  # holds pages 0..63
+                heap.alloc(64)  # 64..127
+            else:
+                heap.alloc(64)  # 0..63
+                heap.cache_fill(0)  # holds pages 64..127
+        before = fast.state()
+        with pytest.raises(InvalidOperation) as want:
+            model.free(63, 2)
+        with pytest.raises(InvalidOperation) as got:
+            fast.free(63, 2)
+        assert str(got.value) == str(want.value)
+        assert "cache 0 holds" in str(got.value)
+        assert fast.state() == before
+
+
 def run_random(model: PageHeap, fast: FastPageHeap, seed: int, nops: int, sizes: list[int], check_every: int) -> None:
     """Seeded valid operations on both heaps, comparing results and, every few steps, whole states."""
     rng = random.Random(seed)
