@@ -251,17 +251,18 @@ class SummaryTree:
                 row_end = row_first + fan_out
                 start = search_index if row_first <= search_index < row_end else row_first
                 entries, offset, indices = views[level], bid << (level * level_bits), range(start, row_end)
-            outcome, index, bound_lo, bound_hi = self._scan_row(
+            outcome, where, bound_lo, bound_hi = self._scan_row(
                 level, entries, offset, indices, npages, bound_lo, bound_hi
             )
             if outcome == FIT:
-                return index, bound_lo
+                return where, bound_lo
             if outcome == NO_FIT:
                 if level == 0:
                     return None, layout.no_free_page
                 raise BadSummaryData(f"level {level - 1} promised {npages} free pages that level {level} lacks")
+            index = where  # DESCEND into this entry
 
-        chunk = index
+        chunk = index  # a leaf was descended into: the fit starts inside its chunk
         bitmaps = self.storage.blocks[chunk >> layout.log_chunks_per_block]
         found, first_free = find_in_chunk(bitmaps.read_alloc(chunk & layout.row_mask), npages, 0, layout.chunk_pages)
         if found is None or first_free is None:
