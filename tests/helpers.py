@@ -7,8 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import strategies as st
 
 from model.errors import InvalidOperation
+from model.gc.results import HeapSpec, ObjectId, ObjectSpec
 from oracle.common.jsonlines import iter_lines
 from oracle.pagealloc import registry
 from oracle.pagealloc.adapters import FastImpl
@@ -75,3 +77,121 @@ def hidden_state_mismatches(path: Path) -> tuple[int, list[str]]:
         if mine != go:
             out.append(f"{path.name} line {number}: model {mine}, runtime {go}")
     return compared, out
+
+
+# Marking (tests/model/gc, tests/fast/gc, tests/oracle/gc).
+
+
+def gc_spec(*objects: ObjectSpec, roots: tuple[ObjectId, ...] = (), finalizers: tuple[ObjectId, ...] = ()) -> HeapSpec:
+    """A heap snapshot as values."""
+    return HeapSpec(tuple(objects), roots, finalizers)
+
+
+def gc_pair(oid: ObjectId, a: ObjectId | None = None, b: ObjectId | None = None) -> ObjectSpec:
+    """A 16-byte object with two pointer slots (offsets 0 and 8)."""
+    return ObjectSpec(oid, 16, False, ((0, a), (8, b)))
+
+
+def gc_leaf(oid: ObjectId, size: int = 16) -> ObjectSpec:
+    """A noscan object."""
+    return ObjectSpec(oid, size, True)
+
+
+# (size, noscan, slot offsets): small, one-pointer, noscan, headed, large, and large enough for oblets.
+GC_LAYOUTS: list[tuple[int, bool, tuple[int, ...]]] = [
+    (16, False, (0, 8)),
+    (8, False, (0,)),
+    (48, False, (8, 40)),
+    (16, True, ()),
+    (4000, True, ()),
+    (600, False, (0, 592)),
+    (40_000, False, (0, 39_992)),
+    (300_000, False, (0, 131_064, 131_072, 262_144, 299_992)),
+    (140_000, False, (131_072,)),
+]
+
+# A heap snapshot with a finalizer, oblets, a headed object, noscan objects and an unknown field.
+GC_HEAP_DOC: dict[str, object] = {
+    "heap": "gc",
+    "version": 1,
+    "objects": [
+        {"id": 1, "size": 16, "noscan": False, "ptrs": {"0": 2, "8": 3}},
+        {"id": 2, "size": 32, "noscan": True},
+        {"id": 3, "size": 640, "noscan": False, "ptrs": {"0": 4, "632": None}},
+        {"id": 4, "size": 300000, "noscan": False, "ptrs": {"0": None, "140000": 5, "262144": 4}},
+        {"id": 5, "size": 16, "noscan": True, "ptrs": {}},
+        {"id": 6, "size": 16, "noscan": False, "ptrs": {"0": 7, "8": 6}},
+        {"id": 7, "size": 16, "noscan": True},
+        {"id": 8, "size": 24, "noscan": True, "extra": "ignored"},
+    ],
+    "roots": [1],
+    "finalizers": [6],
+}
+# scans: 1 (2 words), 3 (8-byte header, then slot 632 ends at byte 648: 81 words), 4 in three oblets
+# (1 + 1117 + 1 words), 6 as a root (2 words)
+GC_HEAP_RESULT = {"marked": [1, 2, 3, 4, 5, 7], "freed": [8], "finalize": [6], "scanned_words": 2 + 81 + 1119 + 2}
+
+
+def write_json(tmp_path: Path, doc: object, name: str = "heap.json") -> Path:
+    """A file holding `doc` (a string as is, anything else as JSON)."""
+    path = tmp_path / name
+    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    return path
+
+
+GC_HEADER: dict[str, object] = {"trace": "gc", "version": 1,
+                                "params": {"goroutines": 2, "stack_slots": 2, "globals": 1}}
+
+# With a grey stack, goroutine 0 pushes object 1 into a global and forgets it: only the insertion half
+# of the barrier saves it.
+GC_PUSH_HEADER: dict[str, object] = {
+    **GC_HEADER,
+    "params": {"goroutines": 1, "stack_slots": 2, "globals": 1},
+    "heap": {"heap": "gc", "version": 1, "objects": [{"id": 1, "size": 16, "noscan": True}]},
+    "stacks": [[None, 1]],
+}
+GC_PUSH: list[dict[str, object]] = [
+    {"op": "gc_start"},
+    {"op": "markroot", "root": "globals"},
+    {"op": "gstore", "g": 0, "global": 0, "src": 1},
+    {"op": "copy", "g": 0, "dst": 1, "src": None},
+    {"op": "markroot", "root": "finq"},
+    {"op": "markroot", "root": "specials"},
+    {"op": "markroot", "root": "stack", "g": 0},
+    {"op": "mark_done"},
+]
+
+
+def gc_trace_text(ops: list[dict[str, object]], header: dict[str, object] | None = None) -> str:
+    """A GC trace: the header (GC_HEADER by default), then one line per step."""
+    return "\n".join(json.dumps(x) for x in [header or GC_HEADER, *ops]) + "\n"
+
+
+MASK64 = (1 << 64) - 1
+
+
+@st.composite
+def words(draw: st.DrawFn) -> int:
+    """A 64-bit bitmap word, drawn to hit the edges: empty, full, one run, one bit, or random."""
+    kind = draw(st.sampled_from(["random", "zero", "full", "run", "single"]))
+    if kind == "zero":
+        return 0
+    if kind == "full":
+        return MASK64
+    if kind == "run":
+        lo = draw(st.integers(0, 63))
+        hi = draw(st.integers(lo, 64))
+        return ((1 << hi) - 1) & ~((1 << lo) - 1)
+    if kind == "single":
+        return 1 << draw(st.integers(0, 63))
+    return draw(st.integers(0, MASK64))
+
+
+def chunk_bits(nwords: int) -> st.SearchStrategy[list[int]]:
+    """A chunk's bitmap as nwords words."""
+    return st.lists(words(), min_size=nwords, max_size=nwords)
+
+
+def as_int(ws: list[int]) -> int:
+    """A bitmap of words as one int, word 0 lowest."""
+    return sum(w << (64 * k) for k, w in enumerate(ws))

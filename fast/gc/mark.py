@@ -55,9 +55,8 @@ from model.gc.spanclass import (
 )
 
 IntArray = npt.NDArray[np.int64]
-DENSE_FRACTION = 64  # a round with more than n / DENSE_FRACTION candidates works on whole-heap masks
 BoolArray = npt.NDArray[np.bool_]
-
+DENSE_FRACTION = 64  # a round with more than n / DENSE_FRACTION candidates works on whole-heap masks
 
 
 class FastGcHeap:

@@ -12,25 +12,13 @@ from fast.gc.mark import collect_snapshot as fast_collect
 from model.gc.cycle import collect_snapshot
 from model.gc.results import HeapSpec, HeapSpecError, ObjectSpec
 from oracle.gc.heaps import random_heap, to_fast, to_spec
-
-# (size, noscan, slot offsets): small, one-pointer, noscan, headed, large, and large enough for oblets.
-LAYOUTS = [
-    (16, False, (0, 8)),
-    (8, False, (0,)),
-    (48, False, (8, 40)),
-    (16, True, ()),
-    (4000, True, ()),
-    (600, False, (0, 592)),
-    (40_000, False, (0, 39_992)),
-    (300_000, False, (0, 131_064, 131_072, 262_144, 299_992)),
-    (140_000, False, (131_072,)),
-]
+from tests.helpers import GC_LAYOUTS
 
 
 @st.composite
 def heaps(draw: st.DrawFn, max_objects: int = 14) -> HeapSpec:
     n = draw(st.integers(0, max_objects))
-    kinds = [draw(st.sampled_from(LAYOUTS)) for _ in range(n)]
+    kinds = [draw(st.sampled_from(GC_LAYOUTS)) for _ in range(n)]
     strings = draw(st.booleans())
     ids = draw(st.permutations(range(n)))
     name = [f"o{i}" if strings else i * 3 for i in ids]

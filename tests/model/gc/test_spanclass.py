@@ -19,6 +19,7 @@ from model.gc.spanclass import (
     size_class_of,
 )
 from oracle.gc import sizegen as gc_sizegen
+from oracle.golive.toolchain import find_toolchain
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +27,13 @@ def go_table() -> gc_sizegen.SizeClassTable:
     return gc_sizegen.parse_installed()
 
 
+@pytest.mark.go
 def test_committed_table_is_the_installed_gos(go_table: gc_sizegen.SizeClassTable) -> None:
     assert gc_sizegen.differences(go_table) == []
     assert table.NUM_SIZE_CLASSES == 68 == len(table.CLASS_BYTES) == len(table.CLASS_PAGES)
 
 
+@pytest.mark.go
 def test_size_to_class_matches_gos_lookup_arrays(go_table: gc_sizegen.SizeClassTable) -> None:
     div8, div128, max8 = table.SMALL_SIZE_DIV, table.LARGE_SIZE_DIV, table.SMALL_SIZE_MAX
     for size in range(1, table.MAX_SMALL_SIZE + 1):
@@ -41,8 +44,9 @@ def test_size_to_class_matches_gos_lookup_arrays(go_table: gc_sizegen.SizeClassT
         assert size_class_of(size) == want, size
 
 
+@pytest.mark.go
 def test_runtime_constants_are_the_installed_gos() -> None:
-    root = gc_sizegen.find_goroot()
+    root = find_toolchain().goroot
     mark = (root / "src" / "runtime" / "mgcmark.go").read_text()
     oblet = re.search(r"maxObletBytes\s*=\s*(\d+)\s*<<\s*(\d+)", mark)
     assert oblet is not None and int(oblet.group(1)) << int(oblet.group(2)) == MAX_OBLET_BYTES
