@@ -18,7 +18,6 @@ mechanism, named after the model's:
   faults     deliberate bugs for tests of the oracle; off unless given
   serve      `python -m fast.serve`: fast behind the oracle's subprocess
              protocol
-  heap       kept only for callers outside fast/ that still import it
 
 Marking: gc/mark (frontier marking over CSR arrays, with the noscan mask).
 

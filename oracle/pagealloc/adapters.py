@@ -10,7 +10,7 @@ and clone() an independent copy, for the oracle's probes.
 
 from __future__ import annotations
 
-from fast.heap import FastPageHeap
+from fast.pageheap import FastPageHeap
 from model.errors import ModelError
 from oracle.common.errors import ImplementationFailed
 from oracle.pagealloc.protocol import apply_to_heap, make_geometry

@@ -42,22 +42,22 @@ import random
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
 import numpy as np
 
-from fast.heap import FastPageHeap
+from fast.pageheap import FastPageHeap
 from model import tree
 from model.geometry import AMD64
 from model.pageheap import PageHeap
 from model.summary import pack
+from oracle.pagealloc.adapters import FastImpl
 from oracle.pagealloc.fuzz import CampaignConfig, run_campaign
-from oracle.pagealloc.protocol import make_geometry
+from oracle.pagealloc.generate import ChunkBits, ChurnGenerator, churn_size
 from oracle.pagealloc.registry import create
-from oracle.pagealloc.trace import Op, Params, header_json, outcome_to_json, read_header_and_ops
+from oracle.pagealloc.trace import Params, dumps, read_header_and_ops
 
 GIB_CHUNKS = 256  # 4 MiB chunks per GiB
 HEAP_BASE_CHUNK = (1 << 25) + 12345  # unaligned, high in the address space
@@ -83,17 +83,6 @@ class Row:
         if self.unit in ("ops/s", "steps/s"):
             return self.fast.value / self.model.value if self.model.value else float("inf")
         return self.model.value / self.fast.value if self.fast.value else float("inf")
-
-
-def churn_size(rng: random.Random) -> int:
-    r = rng.random()
-    if r < 0.70:
-        return rng.randint(1, 8)
-    if r < 0.90:
-        return rng.randint(9, 64)
-    if r < 0.98:
-        return rng.randint(65, 512)
-    return rng.randint(513, 4096)
 
 
 def churn(heap: Any, nops: int, rng: random.Random, live: list[tuple[int, int]]) -> None:
@@ -139,9 +128,10 @@ def time_summarize(nchunks: int, model_chunks: int, seed: int) -> tuple[Figure, 
     bits = mixed_bitmaps(nchunks, g.words_per_chunk, seed)
     heap = FastPageHeap(g)
     heap.grow(HEAP_BASE_CHUNK, nchunks)
+    storage, layout = heap.alloc_state.storage, heap.alloc_state.layout
     for k in range(nchunks):
         chunk = HEAP_BASE_CHUNK + k
-        heap.blocks[chunk >> heap.rb].alloc[chunk & heap.row_mask] = bits[k]
+        storage.blocks[chunk >> layout.log_chunks_per_block].alloc[chunk & layout.row_mask] = bits[k]
     started = time.perf_counter()
     heap.resummarize()
     fast_seconds = time.perf_counter() - started
@@ -160,85 +150,25 @@ def time_summarize(nchunks: int, model_chunks: int, seed: int) -> tuple[Figure, 
     return Figure(model_seconds, model_chunks, note), Figure(fast_seconds, nchunks), agree
 
 
-class TraceGenerator:
-    """A seeded stream of valid trace operations of every kind, answered by fast/."""
+def fast_chunk_bits(heap: FastPageHeap) -> ChunkBits:
+    """A chunk's in-use bitmap as one int, read from fast/'s storage."""
+    storage, layout = heap.alloc_state.storage, heap.alloc_state.layout
 
-    def __init__(self, seed: int, params: Params) -> None:
-        self.rng = random.Random(seed)
-        self.heap = FastPageHeap(make_geometry(params), params.phys_page_pages, params.huge_page_pages)
-        self.live: list[tuple[int, int]] = []
-        self.caches: dict[int, int] = {}  # id -> free map
-        self.next_chunk = HEAP_BASE_CHUNK
-        self.grown = 0
+    def bits(chunk: int) -> int:
+        return storage.blocks[chunk >> layout.log_chunks_per_block].read_alloc(chunk & layout.row_mask)
 
-    def ops(self, count: int) -> Iterator[tuple[Op, dict[str, Any] | None]]:
-        rng, heap = self.rng, self.heap
-        for _ in range(count):
-            r = rng.random()
-            if self.grown == 0 or (r < 0.0005 and self.grown < 64 * GIB_CHUNKS):
-                n = rng.choice([1, 4, 64, 1024])
-                op = Op("grow", {"chunk": self.next_chunk, "nchunks": n})
-                heap.grow(self.next_chunk, n)
-                self.next_chunk += n + rng.choice([0, 0, 0, 3])
-                self.grown += n
-                yield op, None
-            elif r < 0.45 and not (self.live and len(self.live) >= LIVE_CAP):
-                npages = churn_size(rng)
-                result = heap.alloc(npages)
-                if result.page is not None:
-                    self.live.append((result.page, npages))
-                yield Op("alloc", {"npages": npages}), {"page": result.page, "scav": result.scav}
-            elif r < 0.85 and self.live:
-                i = rng.randrange(len(self.live))
-                page, npages = self.live[i]
-                self.live[i] = self.live[-1]
-                self.live.pop()
-                heap.free(page, npages)
-                yield Op("free", {"page": page, "npages": npages}), None
-            elif r < 0.90:
-                cache_id = rng.randrange(8)
-                if self.caches.get(cache_id):
-                    heap.cache_flush(cache_id)
-                    self.caches[cache_id] = 0
-                    yield Op("cache_flush", {"cache": cache_id}), None
-                else:
-                    fill = heap.cache_fill(cache_id)
-                    self.caches[cache_id] = fill.free
-                    yield (
-                        Op("cache_fill", {"cache": cache_id}),
-                        {"base": fill.base, "free": fill.free, "scav": fill.scav},
-                    )
-            elif r < 0.995:
-                cache_id = rng.randrange(8)
-                if cache_id not in heap.caches:
-                    continue
-                npages = rng.choice([1, 1, 1, 2, 4, 8])
-                result = heap.cache_alloc(cache_id, npages)
-                if result.page is not None:
-                    self.live.append((result.page, npages))
-                yield (
-                    Op("cache_alloc", {"cache": cache_id, "npages": npages}),
-                    {"page": result.page, "scav": result.scav},
-                )
-            else:
-                npages = rng.choice([1, 16, 256, 4096])
-                released = heap.scavenge(npages).released
-                yield Op("scavenge", {"npages": npages}), {"released": released}
+    return bits
 
 
 def write_trace(path: Path, nops: int, seed: int) -> Params:
+    """A trace of nops lines of the churn workload, answered by fast/ (so its expects are fast's)."""
     params = Params(512, 1, 256)
-    generator = TraceGenerator(seed, params)
-    with path.open("w", encoding="utf-8") as out:
-        out.write(json.dumps(header_json(params)) + "\n")
-        written = 0
-        while written < nops:
-            for op, expect in generator.ops(nops - written):
-                line: dict[str, Any] = {"op": op.kind, **op.args}
-                if expect is not None:
-                    line["expect"] = outcome_to_json(op.kind, expect)
-                out.write(json.dumps(line) + "\n")
-                written += 1
+    impl = FastImpl(params)
+    generator = ChurnGenerator(
+        random.Random(seed), params, impl, fast_chunk_bits(impl.heap), HEAP_BASE_CHUNK, 64 * GIB_CHUNKS, LIVE_CAP
+    )
+    generator.run(nops)
+    path.write_text(dumps(params, list(zip(generator.ops, generator.wants, strict=True))), encoding="utf-8")
     return params
 
 

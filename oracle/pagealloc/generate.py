@@ -102,6 +102,7 @@ class Generator:
         impl: Implementation | None = None,
         chunk_bits: ChunkBits | None = None,
         on_line: Callable[[], None] | None = None,
+        swarm: bool = True,
     ) -> None:
         """impl answers every line (default: a fresh model); chunk_bits reads its bitmaps (default: the model's).
 
@@ -125,10 +126,13 @@ class Generator:
         self.grown: set[int] = set()
         self.live: list[tuple[int, int]] = []
         self.caches: dict[int, tuple[int | None, int]] = {}  # id -> (base, free pages)
-        self.weights = {k: w * rng.choice([0.0, 0.3, 1.0, 1.0, 2.0, 4.0]) for k, w in self.BASE_WEIGHTS.items()}
-        self.weights["alloc"] = max(self.weights["alloc"], 2.0)
-        self.weights["free"] = max(self.weights["free"], 2.0)
-        self.weights["grow"] = max(self.weights["grow"], 0.5)
+        if swarm:
+            self.weights = {k: w * rng.choice([0.0, 0.3, 1.0, 1.0, 2.0, 4.0]) for k, w in self.BASE_WEIGHTS.items()}
+            self.weights["alloc"] = max(self.weights["alloc"], 2.0)
+            self.weights["free"] = max(self.weights["free"], 2.0)
+            self.weights["grow"] = max(self.weights["grow"], 0.5)
+        else:
+            self.weights = dict(self.BASE_WEIGHTS)
         self.rules: dict[str, Callable[[], None]] = {
             "grow": self.grow,
             "alloc": self.alloc,
@@ -328,3 +332,72 @@ class Generator:
             if self.rng.random() < 0.5:
                 self.next_gen()
             self.scavenge_bg()
+
+
+def churn_size(rng: random.Random) -> int:
+    """A page count as a busy program asks for them: mostly a few pages, now and then thousands."""
+    r = rng.random()
+    if r < 0.70:
+        return rng.randint(1, 8)
+    if r < 0.90:
+        return rng.randint(9, 64)
+    if r < 0.98:
+        return rng.randint(65, 512)
+    return rng.randint(513, 4096)
+
+
+class ChurnGenerator(Generator):
+    """The benchmarks' workload: steady churn on a large heap, grown high in the address space.
+
+    The same generator with another profile: no swarm weights; the heap grows
+    above `base_chunk` in steps of 1 to 1,024 chunks up to `max_heap_chunks`;
+    allocations follow churn_size; frees are of whole allocations, and at
+    most `live_cap` allocations are live (an alloc then frees instead).
+    """
+
+    BASE_WEIGHTS: ClassVar[dict[str, float]] = {
+        "grow": 0.05,
+        "alloc": 45,
+        "free": 40,
+        "cache_fill": 2.5,
+        "cache_flush": 2.5,
+        "cache_alloc": 9.5,
+        "scavenge": 0.5,
+    }
+
+    def __init__(
+        self,
+        rng: random.Random,
+        params: Params,
+        impl: Implementation,
+        chunk_bits: ChunkBits,
+        base_chunk: int,
+        max_heap_chunks: int,
+        live_cap: int,
+    ) -> None:
+        super().__init__(rng, params, make_geometry(params).total_chunks, impl, chunk_bits, swarm=False)
+        self.cap = max_heap_chunks
+        self.next_chunk = base_chunk
+        self.live_cap = live_cap
+
+    def grow(self) -> None:
+        k = self.rng.choice([1, 4, 64, 1024])
+        if len(self.grown) + k > self.cap:
+            return
+        self.emit("grow", chunk=self.next_chunk, nchunks=k)
+        self.next_chunk += k + self.rng.choice([0, 0, 0, 3])
+
+    def alloc(self) -> None:
+        if len(self.live) >= self.live_cap:
+            self.free()
+            return
+        self.emit("alloc", npages=churn_size(self.rng))
+
+    def free(self) -> None:
+        if self.live:
+            i = self.rng.randrange(len(self.live))
+            self.live[i], self.live[-1] = self.live[-1], self.live[i]
+            self.free_part(len(self.live) - 1, 0, self.live[-1][1])
+
+    def scavenge(self) -> None:
+        self.emit("scavenge", npages=self.rng.choice([1, 16, 256, 4096]))

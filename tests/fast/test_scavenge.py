@@ -19,26 +19,9 @@ from fast import scavenge as fscav
 from fast.storage import Layout, Storage
 from model import scavenge as mscav
 from model.geometry import Geometry
+from tests.helpers import as_int, words
 
 MASK64 = (1 << 64) - 1
-
-
-@st.composite
-def words(draw: st.DrawFn) -> int:
-    kind = draw(st.sampled_from(["random", "zero", "full", "run"]))
-    if kind == "zero":
-        return 0
-    if kind == "full":
-        return MASK64
-    if kind == "run":
-        lo = draw(st.integers(0, 63))
-        hi = draw(st.integers(lo, 64))
-        return ((1 << hi) - 1) & ~((1 << lo) - 1)
-    return draw(st.integers(0, MASK64))
-
-
-def as_int(ws: list[int]) -> int:
-    return sum(w << (64 * k) for k, w in enumerate(ws))
 
 
 CHUNK_WORDS = st.lists(words(), min_size=8, max_size=8)

@@ -14,33 +14,10 @@ from hypothesis import strategies as st
 from fast import summary as fsum
 from model import summary as msum
 from model.geometry import Geometry
+from tests.helpers import as_int, chunk_bits
 
 MASK64 = (1 << 64) - 1
 SETTINGS = settings(max_examples=150, deadline=None)
-
-
-@st.composite
-def words(draw: st.DrawFn) -> int:
-    kind = draw(st.sampled_from(["random", "zero", "full", "run", "single"]))
-    if kind == "zero":
-        return 0
-    if kind == "full":
-        return MASK64
-    if kind == "run":
-        lo = draw(st.integers(0, 63))
-        hi = draw(st.integers(lo, 64))
-        return ((1 << hi) - 1) & ~((1 << lo) - 1)
-    if kind == "single":
-        return 1 << draw(st.integers(0, 63))
-    return draw(st.integers(0, MASK64))
-
-
-def chunk_bits(nwords: int) -> st.SearchStrategy[list[int]]:
-    return st.lists(words(), min_size=nwords, max_size=nwords)
-
-
-def as_int(ws: list[int]) -> int:
-    return sum(w << (64 * k) for k, w in enumerate(ws))
 
 
 @SETTINGS
