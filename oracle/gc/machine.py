@@ -27,6 +27,11 @@ since. After sweep, sweep freed exactly the unmarked objects.
 
 With the hybrid barrier every check holds. With either half of the barrier
 removed, `hunt` finds a cycle that loses an object and shrinks its trace.
+
+The module is one piece: the rules, their declaration per configuration
+(_world_rules, which must keep the rules' names and arguments in step with
+the methods) and the runs that use them (hunt, check_hybrid) are one state
+machine; apart, each would only be read with the others open.
 """
 
 from __future__ import annotations

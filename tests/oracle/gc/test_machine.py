@@ -1,13 +1,24 @@
-"""The Hypothesis GC machine: with the hybrid barrier every check holds; without either half it loses an object."""
+"""oracle/gc/machine.py: with the hybrid barrier every check holds; without either half it loses an object."""
 
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, Phase, settings
 
-from model.gc.barrier import BARRIERS, HYBRID, NO_DELETION, NO_INSERTION
+from model.gc.barrier import BARRIERS, HYBRID, NO_DELETION, NO_INSERTION, Barrier
 from oracle.cli import main
 from oracle.common.errors import TraceError
-from oracle.gc.machine import check_hybrid, hunt, make_machine
+from oracle.gc.machine import (
+    SMALL_LAYOUTS,
+    SMALL_MUTATORS,
+    SMALL_WORLD,
+    GcCycles,
+    MachineConfig,
+    check_hybrid,
+    hunt,
+    machine_class,
+    run_seed,
+)
 from oracle.gc.replay import replay_text
 
 # Hypothesis draws a fixed number of examples per seed; the runs are deterministic.
@@ -15,6 +26,7 @@ HYBRID_SEEDS = (0, 1)
 HYBRID_EXAMPLES = 120
 
 
+@pytest.mark.slow
 def test_the_hybrid_barrier_passes_every_check() -> None:
     assert check_hybrid(HYBRID_SEEDS, HYBRID_EXAMPLES) is None
 
@@ -23,14 +35,15 @@ def test_the_hybrid_barrier_never_loses_an_object_in_the_small_world() -> None:
     assert hunt(HYBRID, seeds=(0, 1), examples=60) is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("barrier", [NO_INSERTION, NO_DELETION], ids=["no-insertion", "no-deletion"])
-def test_removing_half_the_barrier_loses_an_object(barrier: object, capsys: pytest.CaptureFixture[str]) -> None:
-    found = hunt(barrier)  # type: ignore[arg-type]
+def test_removing_half_the_barrier_loses_an_object(barrier: Barrier) -> None:
+    found = hunt(barrier)
     assert found is not None
-    assert "lost object" in found.message and "is reachable" in found.message
+    assert "lost object" in found.message and "is reachable" in found.message and "trace:" not in found.message
     # shrunk: a 1-minimal trace of a handful of steps, which loses the object under the broken barrier only
-    assert found.steps <= 12
-    failure = replay_text(found.trace, barrier, tricolor=False).failure  # type: ignore[arg-type]
+    assert found.steps <= 12 and found.steps < found.found.count("\n") - 1
+    failure = replay_text(found.trace, barrier, tricolor=False).failure
     assert failure is not None and any(v.startswith("lost object") for v in failure.violations)
     # Under the full hybrid barrier the same steps lose nothing. The barrier may shade more and so queue
     # more work, which makes the trace's mark_done come too early: refused, still with nothing lost.
@@ -40,11 +53,20 @@ def test_removing_half_the_barrier_loses_an_object(barrier: object, capsys: pyte
         assert "still queued" in e.message, e.message
     else:
         assert hybrid.ok, hybrid.failure
-    with capsys.disabled():
-        print(
-            f"\nshortest lost-object trace without the {'insertion' if barrier is NO_INSERTION else 'deletion'} "
-            f"half (seed {found.seed}, {found.steps} steps):\n{found.trace}"
-        )
+
+
+def test_a_failure_carries_its_trace_and_the_log_keeps_it(capsys: pytest.CaptureFixture[str]) -> None:
+    config = MachineConfig(BARRIERS["none"], True, SMALL_WORLD, SMALL_LAYOUTS, finalizers=False,
+                           mutators=SMALL_MUTATORS)
+    run = settings(max_examples=100, stateful_step_count=30, deadline=None, database=None,
+                   suppress_health_check=list(HealthCheck), print_blob=False, phases=[Phase.generate])
+    machine = machine_class(config)
+    failure = next(f for f in (run_seed(machine, run, s) for s in range(10)) if f is not None)
+    assert failure is not None and failure.what == "weak tricolor invariant"
+    assert failure.trace == config.log.last_failure and failure.trace.startswith('{"trace": "gc"')
+    assert config.log.examples > 0
+    assert not replay_text(failure.trace, BARRIERS["none"]).ok  # the trace shows the failure on replay
+    assert capsys.readouterr().out == ""  # Hypothesis's report of the failing example is not printed
 
 
 def test_gc_fuzz_prints_the_trace(tmp_path: object, capsys: pytest.CaptureFixture[str]) -> None:
@@ -55,5 +77,9 @@ def test_gc_fuzz_prints_the_trace(tmp_path: object, capsys: pytest.CaptureFixtur
     assert main(["gc-replay", out, "--barrier", "none", "--lost-only"]) == 1
 
 
-def test_machine_names() -> None:
-    assert make_machine(BARRIERS["no-deletion"]).__name__ == "GcCycles_no_deletion"
+def test_machine_classes() -> None:
+    machine = machine_class(MachineConfig(BARRIERS["no-deletion"]))
+    assert machine.__name__ == "GcCycles_no_deletion" and issubclass(machine, GcCycles)
+    assert machine.config.barrier is NO_DELETION and not hasattr(GcCycles, "config")
+    # configurations do not share their logs
+    assert machine_class(MachineConfig()).config.log is not machine.config.log
