@@ -6,10 +6,15 @@
         replay a GC trace against the model, compare expects, check invariants
   python -m oracle gc-fuzz [--barrier B] [--seeds N] [--examples N] [--out TRACE]
         run the Hypothesis machine; with a broken barrier, print the shrunk lost-object trace
-  python -m oracle gc-bench [--sizes 1e4,1e5,1e6,1e7] [--model-max N] [--reps N] [--no-go]
+  python -m oracle gc-bench [--sizes 1e4,1e5,1e6,1e7] [--model-max N] [--reps N] [--no-go] [--gomaxprocs N]
         marking throughput of model, fast and the Go runtime
-  python -m oracle gc-noscan [--runs N]
-        the seed's []*int64 against []int64 measurement in Go, beside the model's scanned words
+  python -m oracle gc-noscan [--runs N] [--gomaxprocs N]
+        what noscan spans save: runtime.GC() with 20 slices of []*int64 against []int64 in Go,
+        beside the model's scanned words for the same heaps
+
+Options are checked when parsed (oracle.common.cli): a bad one is one line
+and exit 2 before any work, and so is an output file that is an input or
+cannot be written (oracle.common.output).
 
 Exit codes: 0 ok; 1 implementations disagree, a replay mismatched or broke an
 invariant, or the machine found a failure; 2 bad input (a malformed
@@ -20,32 +25,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+from fast.gc.mark import collect_snapshot as fast_collect
 from model.errors import ModelError
 from model.gc.barrier import BARRIERS
-from model.gc.results import MarkResult
+from model.gc.cycle import collect_snapshot as model_collect
+from model.gc.results import HeapSpec, MarkResult
+from oracle.common.cli import Parser, count, run_command
+from oracle.common.errors import EXIT_BAD_INPUT, TraceError
+from oracle.common.jsonlines import read_text
+from oracle.common.output import OutputFile
+from oracle.gc import bench as gc_bench
+from oracle.gc import machine as gc_machine
+from oracle.gc import snapshot as gc_snapshot
+from oracle.gc.gomark import GoUnavailable, go_mark
+from oracle.gc.replay import replay_gc
 
 JOBS = ("mark", "gc-replay", "gc-fuzz", "gc-bench", "gc-noscan")
 IMPLS = ("model", "fast", "go")
+COLLECTORS: dict[str, Callable[[HeapSpec], MarkResult]] = {"model": model_collect, "fast": fast_collect, "go": go_mark}
 
 
-def collect_with(impl: str, spec: object) -> MarkResult:
-    from model.gc.results import HeapSpec
-
-    assert isinstance(spec, HeapSpec)
-    if impl == "model":
-        from model.gc.cycle import collect_snapshot
-
-        return collect_snapshot(spec)
-    if impl == "fast":
-        from fast.gc.mark import collect_snapshot as fast_collect
-
-        return fast_collect(spec)
-    from oracle.gc.gomark import go_mark
-
-    return go_mark(spec)
+def collect_with(impl: str, spec: HeapSpec) -> MarkResult:
+    return COLLECTORS[impl](spec)
 
 
 def _show(result: MarkResult) -> str:
@@ -70,34 +76,58 @@ def differences(got: MarkResult, want: MarkResult) -> list[str]:
     return out
 
 
-def cmd_mark(argv: list[str]) -> int:
-    from oracle.gc import snapshot as gc_snapshot
-    from oracle.gc.gomark import GoUnavailable
+# Checked option values.
 
-    p = argparse.ArgumentParser(prog="python -m oracle mark", description="collect a heap snapshot once")
-    p.add_argument("heap", help="heap snapshot (JSON, SPEC.md Part II)")
+
+def object_count(minimum: int) -> Callable[[str], int]:
+    """A number of objects, as a whole number that may be written like 1e6, at least `minimum`."""
+
+    def parse(text: str) -> int:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of objects") from None
+        if not math.isfinite(value) or not value.is_integer() or value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: must be a whole number >= {minimum} (1e6 is allowed)")
+        return int(value)
+
+    parse.__name__ = "object_count"
+    return parse
+
+
+def heap_sizes(text: str) -> list[int]:
+    """Comma-separated heap sizes in objects, each >= 1."""
+    sizes = [object_count(1)(s.strip()) for s in text.split(",") if s.strip()]
+    if not sizes:
+        raise argparse.ArgumentTypeError(f"{text!r}: name at least one heap size")
+    return sizes
+
+
+# The jobs.
+
+
+def cmd_mark(argv: list[str]) -> int:
+    p = Parser(prog="python -m oracle mark", description="collect a heap snapshot once")
+    p.add_argument("heap", type=Path, help="heap snapshot (JSON, SPEC.md Part II)")
     p.add_argument("--impl", default="model", choices=IMPLS)
     p.add_argument("--json", action="store_true", help="print the result as one JSON object")
     p.add_argument("--extended", action="store_true", help="with --json: also scan_items and slots_scanned")
     p.add_argument("--compare", action="store_true", help="also run the model; exit 1 if the results differ")
-    try:
-        args = p.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0) and 2
-    path = Path(args.heap)
+    args = p.parse_args(argv)
+    return run_command("mark", lambda: _mark(args))
+
+
+def _mark(args: argparse.Namespace) -> int:
+    path: Path = args.heap
     try:
         spec = gc_snapshot.load(path)
-    except gc_snapshot.SnapshotError as e:
-        print(f"{path}: {e}", file=sys.stderr)
-        return 2
-    try:
         result = collect_with(args.impl, spec)
+    except (gc_snapshot.SnapshotError, ModelError) as e:
+        print(f"{path}: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except GoUnavailable as e:
         print(f"{path}: --impl go: {e}", file=sys.stderr)
-        return 2
-    except ModelError as e:
-        print(f"{path}: {e}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     if args.json:
         print(json.dumps(result.to_json(args.extended)))
     else:
@@ -112,29 +142,25 @@ def cmd_mark(argv: list[str]) -> int:
 
 
 def cmd_replay(argv: list[str]) -> int:
-    from oracle.common.errors import TraceError
-    from oracle.gc.replay import replay_gc
-
-    p = argparse.ArgumentParser(prog="python -m oracle gc-replay", description="replay a GC trace against the model")
-    p.add_argument("trace")
+    p = Parser(prog="python -m oracle gc-replay", description="replay a GC trace against the model")
+    p.add_argument("trace", type=Path)
     p.add_argument("--barrier", default="hybrid", choices=sorted(BARRIERS), help="the write barrier to run with")
-    p.add_argument("--emit", metavar="OUT", help="write the trace back with expects from the model")
+    p.add_argument("--emit", metavar="OUT", type=Path, help="write the trace back with expects from the model")
     p.add_argument("--lost-only", action="store_true", help="skip the weak tricolor check; report lost objects")
     p.add_argument("--no-invariants", action="store_true", help="compare expects only")
+    args = p.parse_args(argv)
+    return run_command("gc-replay", lambda: _replay(args))
+
+
+def _replay(args: argparse.Namespace) -> int:
+    path: Path = args.trace
     try:
-        args = p.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0) and 2
-    path = Path(args.trace)
-    if not path.is_file():
-        print(f"{path}: no such trace file", file=sys.stderr)
-        return 2
-    try:
-        report = replay_gc(path, BARRIERS[args.barrier], Path(args.emit) if args.emit else None,
-                           not args.no_invariants, not args.lost_only)
+        read_text(path)  # an unreadable or special file is refused before anything is built
+        emit = OutputFile(args.emit, [path], "--emit", path.stat().st_size * 2) if args.emit else None
+        report = replay_gc(path, BARRIERS[args.barrier], emit, not args.no_invariants, not args.lost_only)
     except TraceError as e:
         print(f"{path}: {e}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     summary = (f"{path}: {report.ops:,} steps, {report.checked:,} expects checked, {report.seconds:.2f}s, "
                f"barrier {report.barrier}")
     if report.failure is None:
@@ -146,32 +172,26 @@ def cmd_replay(argv: list[str]) -> int:
 
 
 def cmd_fuzz(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="python -m oracle gc-fuzz", description="the Hypothesis GC machine")
+    p = Parser(prog="python -m oracle gc-fuzz", description="the Hypothesis GC machine")
     p.add_argument("--barrier", default="hybrid", choices=sorted(BARRIERS))
-    p.add_argument("--seeds", type=int, default=20, help="Hypothesis runs, one per seed (default 20)")
-    p.add_argument("--examples", type=int, default=200, help="examples per run (default 200)")
-    p.add_argument("--out", metavar="TRACE", help="write the shrunk failing trace here")
-    try:
-        args = p.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0) and 2
-    if args.seeds < 1 or args.examples < 1:
-        print("gc-fuzz: --seeds and --examples must be >= 1", file=sys.stderr)
-        return 2
-    barrier = BARRIERS[args.barrier]
-    if args.barrier == "hybrid":
-        from oracle.gc.machine import check_hybrid
+    p.add_argument("--seeds", type=count(1), default=20, help="Hypothesis runs, one per seed (default 20)")
+    p.add_argument("--examples", type=count(1), default=200, help="examples per run (default 200)")
+    p.add_argument("--out", metavar="TRACE", type=Path, help="write the shrunk failing trace here")
+    args = p.parse_args(argv)
+    return run_command("gc-fuzz", lambda: _fuzz(args))
 
-        failure = check_hybrid(range(args.seeds), args.examples)
+
+def _fuzz(args: argparse.Namespace) -> int:
+    out = OutputFile(args.out, [], "--out") if args.out else None
+    if args.barrier == "hybrid":
+        failure = gc_machine.check_hybrid(range(args.seeds), args.examples)
         if failure is None:
             print(f"gc-fuzz: hybrid barrier, {args.seeds} runs of {args.examples} examples: every invariant held, "
                   "model and fast agreed")
             return 0
         print(f"gc-fuzz: hybrid barrier FAILED:\n{failure}")
         return 1
-    from oracle.gc.machine import hunt
-
-    found = hunt(barrier, range(args.seeds), args.examples)
+    found = gc_machine.hunt(BARRIERS[args.barrier], range(args.seeds), args.examples)
     if found is None:
         print(f"gc-fuzz: barrier {args.barrier}: no lost object in {args.seeds} runs of {args.examples} examples")
         return 0
@@ -179,87 +199,76 @@ def cmd_fuzz(argv: list[str]) -> int:
     print(f"gc-fuzz: barrier {args.barrier}: lost an object (seed {found.seed}; found as {found_steps} steps, "
           f"shrunk to {found.steps}):\n  {found.message}\n")
     print(found.trace, end="")
-    if args.out:
-        Path(args.out).write_text(found.trace)
+    if out is not None:
+        out.write_text(found.trace)
     return 1
 
 
-def _sizes(text: str) -> list[int]:
-    return [int(float(s)) for s in text.split(",") if s.strip()]
-
-
 def cmd_bench(argv: list[str]) -> int:
-    from oracle.gc.bench import bench, table
-    from oracle.gc.gomark import GoUnavailable
+    p = Parser(prog="python -m oracle gc-bench", description="marking throughput")
+    p.add_argument("--sizes", type=heap_sizes, default=[10**4, 10**5, 10**6, 10**7],
+                   help="heap sizes in objects (default 1e4,1e5,1e6,1e7)")
+    p.add_argument("--model-max", type=object_count(0), default=10**6,
+                   help="largest heap the model marks (default 1e6)")
+    p.add_argument("--reps", type=count(1), default=3, help="runs per heap; the best is shown (default 3)")
+    p.add_argument("--no-go", action="store_true", help="leave out the Go runtime")
+    p.add_argument("--gomaxprocs", type=count(0), default=None, help="GOMAXPROCS for the Go runs (default: Go's)")
+    args = p.parse_args(argv)
+    return run_command("gc-bench", lambda: _bench(args))
 
-    p = argparse.ArgumentParser(prog="python -m oracle gc-bench", description="marking throughput")
-    p.add_argument("--sizes", default="1e4,1e5,1e6,1e7", help="heap sizes in objects (default 1e4,1e5,1e6,1e7)")
-    p.add_argument("--model-max", type=float, default=1e6, help="largest heap the model marks (default 1e6)")
-    p.add_argument("--reps", type=int, default=3)
-    p.add_argument("--no-go", action="store_true")
-    p.add_argument("--gomaxprocs", type=int, default=None, help="GOMAXPROCS for the Go runs (default: Go's)")
-    try:
-        args = p.parse_args(argv)
-        sizes = _sizes(args.sizes)
-    except SystemExit as e:
-        return int(e.code or 0) and 2
-    except ValueError:
-        print(f"gc-bench: bad --sizes {args.sizes!r}", file=sys.stderr)
-        return 2
-    if not sizes or min(sizes) < 1 or args.reps < 1:
-        print("gc-bench: sizes and --reps must be >= 1", file=sys.stderr)
-        return 2
-    rows = []
-    print(table([]))
-    for n in sizes:
+
+def _bench(args: argparse.Namespace) -> int:
+    print(gc_bench.table([]))
+    for n in args.sizes:
         try:
-            new = bench([n], args.reps, int(args.model_max), not args.no_go, args.gomaxprocs)
+            rows = gc_bench.bench([n], args.reps, args.model_max, not args.no_go, args.gomaxprocs)
         except GoUnavailable as e:
             print(f"gc-bench: Go: {e}", file=sys.stderr)
-            return 2
-        rows.extend(new)
-        print("\n".join(table(new).split("\n")[1:]), flush=True)
+            return EXIT_BAD_INPUT
+        print("\n".join(gc_bench.table(rows).split("\n")[1:]), flush=True)
     return 0
 
 
 def cmd_noscan(argv: list[str]) -> int:
-    from oracle.gc.bench import noscan
-    from oracle.gc.gomark import GoUnavailable
+    p = Parser(prog="python -m oracle gc-noscan",
+               description="what noscan spans save: []*int64 against []int64 in Go, beside the model's scanned words")
+    p.add_argument("--runs", type=count(1), default=3, help="program runs; medians are printed (default 3)")
+    p.add_argument("--gomaxprocs", type=count(0), default=1,
+                   help="GOMAXPROCS for Go (default 1; 0 for Go's default)")
+    args = p.parse_args(argv)
+    return run_command("gc-noscan", lambda: _noscan(args))
 
-    p = argparse.ArgumentParser(prog="python -m oracle gc-noscan", description="the seed's noscan measurement")
-    p.add_argument("--runs", type=int, default=3, help="program runs; medians are printed (default 3)")
-    p.add_argument("--gomaxprocs", type=int, default=1, help="GOMAXPROCS for Go (default 1; 0 for Go's default)")
+
+def _noscan(args: argparse.Namespace) -> int:
     try:
-        args = p.parse_args(argv)
-    except SystemExit as e:
-        return int(e.code or 0) and 2
-    try:
-        print(noscan(max(1, args.runs), gomaxprocs=args.gomaxprocs or None).describe())
+        print(gc_bench.noscan(args.runs, gomaxprocs=args.gomaxprocs or None).describe())
     except GoUnavailable as e:
         print(f"gc-noscan: Go: {e}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     return 0
 
 
 COMMANDS = {"mark": cmd_mark, "gc-replay": cmd_replay, "gc-fuzz": cmd_fuzz, "gc-bench": cmd_bench,
             "gc-noscan": cmd_noscan}
 
+HELP = {
+    "mark": "collect a heap snapshot: marked, freed, finalize, scanned words (--impl model|fast|go)",
+    "gc-replay": "replay a concurrent GC trace against the model, checking every invariant",
+    "gc-fuzz": "the Hypothesis GC machine; with a broken barrier, the shortest lost-object trace",
+    "gc-bench": "marking throughput (pointers/s) of model, fast and the Go runtime",
+    "gc-noscan": "what noscan spans save: runtime.GC() on []*int64 against []int64, beside the model's scanned words",
+}
+
 
 def main(argv: list[str]) -> int:
+    """Run one marking job; its parser exits (SystemExit, status 2) on a usage error, as oracle.cli expects."""
     if not argv or argv[0] not in COMMANDS:
         print(__doc__, file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     return COMMANDS[argv[0]](argv[1:])
 
 
 def add_help(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """List the marking jobs in `python -m oracle --help`."""
-    helps = {
-        "mark": "collect a heap snapshot: marked, freed, finalize, scanned words (--impl model|fast|go)",
-        "gc-replay": "replay a concurrent GC trace against the model, checking every invariant",
-        "gc-fuzz": "the Hypothesis GC machine; with a broken barrier, the shortest lost-object trace",
-        "gc-bench": "marking throughput (pointers/s) of model, fast and the Go runtime",
-        "gc-noscan": "the seed's noscan measurement in Go, beside the model's scanned words",
-    }
-    for name, text in helps.items():
+    for name, text in HELP.items():
         sub.add_parser(name, help=text, add_help=False)

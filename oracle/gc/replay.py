@@ -30,7 +30,9 @@ from model.gc.barrier import HYBRID, Barrier
 from model.gc.cycle import PHASE_MARK, GcWorld
 from model.gc.results import sort_ids
 from oracle.common.errors import TraceError
-from oracle.gc.trace import GcOp, Outcome, header_json, parse_header, parse_op, read_lines, split_lines
+from oracle.common.jsonlines import iter_lines, read_lines
+from oracle.common.output import OutputFile
+from oracle.gc.trace import GcOp, IdKind, Outcome, header_json, parse_header, parse_op
 
 
 @attrs.frozen
@@ -120,7 +122,7 @@ def step_violations(
 
 
 def replay_gc(
-    path: Path, barrier: Barrier = HYBRID, emit: Path | None = None, check_invariants: bool = True,
+    path: Path, barrier: Barrier = HYBRID, emit: OutputFile | None = None, check_invariants: bool = True,
     tricolor: bool = True,
 ) -> GcReplayReport:
     """Replay a trace file; see replay_lines."""
@@ -129,21 +131,23 @@ def replay_gc(
 
 def replay_text(text: str, barrier: Barrier = HYBRID, check_invariants: bool = True,
                 tricolor: bool = True) -> GcReplayReport:
-    return replay_lines(split_lines(text), Path("<trace>"), barrier, None, check_invariants, tricolor)
+    return replay_lines(iter_lines(text), Path("<trace>"), barrier, None, check_invariants, tricolor)
 
 
 def replay_lines(
-    lines: Iterator[tuple[int, str]], path: Path, barrier: Barrier = HYBRID, emit: Path | None = None,
+    lines: Iterator[tuple[int, str]], path: Path, barrier: Barrier = HYBRID, emit: OutputFile | None = None,
     check_invariants: bool = True, tricolor: bool = True,
 ) -> GcReplayReport:
     """Run every line; stop at the first mismatch or broken invariant (unless emitting).
 
     `tricolor` False leaves out the weak tricolor check, so a broken barrier
-    is reported only when it loses an object (at mark_done).
+    is reported only when it loses an object (at mark_done). `emit`, checked
+    by the caller before the run, gets the trace with the model's expects.
     """
     began = time.monotonic()
-    _, header = next(lines)
+    _, header = next(lines, (1, ""))
     params, heap, stacks = parse_header(header)
+    ids = IdKind.of(heap)
     try:
         world = GcWorld.create(params.goroutines, params.stack_slots, params.globals, barrier, heap, stacks)
     except ModelError as e:
@@ -153,7 +157,7 @@ def replay_lines(
     failure: GcFailure | None = None
     before_sweep: inv.BeforeSweep | None = None
     for number, text in lines:
-        op = parse_op(text, number)
+        op = parse_op(text, number, ids)
         if op.kind == "sweep":
             before_sweep = inv.BeforeSweep.of(world.heap)
         try:

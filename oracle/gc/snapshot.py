@@ -6,11 +6,15 @@
      "roots": [1],
      "finalizers": [2]}
 
-SPEC.md Part II ("Heap snapshot format") is the contract. This module checks the
-JSON's form (types, key syntax, duplicate keys) and hands the values to
+SPEC.md Part II ("Heap snapshot format") is the contract. The text is read
+as strictly as a trace line (oracle.common.jsonlines: UTF-8, no duplicate
+keys, NaN, huge integers, deep nesting or stray carriage returns; a problem
+in the JSON itself is named by its line). This module then checks the
+JSON's form (types, key syntax) and hands the values to
 model.gc.results.HeapSpec, which checks the heap's meaning (known ids,
 slots inside objects, noscan objects without slots). Every error is a
-SnapshotError whose message says where: `objects[3] (id 7): ...`.
+SnapshotError (bad input, exit 2) whose message says where:
+`objects[3] (id 7): ...`, or `line 4: ...` for the JSON itself.
 """
 
 from __future__ import annotations
@@ -21,24 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from model.gc.results import HeapSpec, HeapSpecError, ObjectId, ObjectSpec, check_id
-from oracle.common.jsonlines import is_int
+from oracle.common import jsonlines
+from oracle.common.errors import InputError, TraceError
+from oracle.common.jsonlines import is_int, iter_lines, read_text
 
 FORMAT_NAME = "gc"
 VERSION = 1
 OFFSET_KEY = re.compile(r"^(0|[1-9][0-9]*)$")
 
 
-class SnapshotError(ValueError):
+class SnapshotError(InputError):
     """A heap snapshot is malformed or describes an impossible heap."""
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise SnapshotError(f"duplicate key {key!r} in a JSON object")
-        out[key] = value
-    return out
 
 
 def _id_list(doc: dict[str, Any], name: str) -> tuple[ObjectId, ...]:
@@ -102,23 +99,46 @@ def parse(doc: object) -> HeapSpec:
         raise SnapshotError(str(e)) from None
 
 
-def loads(text: str) -> HeapSpec:
+def _document(text: str) -> Any:
+    """The one JSON value of a snapshot's text (one line or many), read strictly."""
+    numbered = list(iter_lines(text))  # a CRLF line end counts as a newline
+    for number, line in numbered:
+        if "\r" in line:
+            raise SnapshotError(f"line {number}: a carriage return inside the line (lines end with a newline)")
+    doc = "\n".join(line for _, line in numbered)
     try:
-        doc = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+        return jsonlines.loads(doc, 1)
+    except TraceError as e:
+        raise SnapshotError(_located(doc, e)) from None
+
+
+def _located(doc: str, error: TraceError) -> str:
+    """The error at its line: jsonlines reads one line, so in a longer document find a syntax error's own line.
+
+    Other refusals (a duplicate key, NaN, a huge integer, deep nesting) are
+    named without a line there.
+    """
+    if "\n" not in doc:
+        return str(error)
+    try:
+        json.loads(doc)
     except json.JSONDecodeError as e:
-        raise SnapshotError(f"invalid JSON: {e}") from None
-    return parse(doc)
+        return f"line {e.lineno}: not valid JSON: {e.msg} at column {e.colno}"
+    except (ValueError, RecursionError):
+        pass
+    return error.message
+
+
+def loads(text: str) -> HeapSpec:
+    return parse(_document(text))
 
 
 def load(path: Path) -> HeapSpec:
+    """A snapshot file; UsageError (naming the path) if it cannot be read, SnapshotError if it is bad."""
     try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise SnapshotError(f"cannot read: {e.strerror or e}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise SnapshotError(f"not UTF-8: {e}") from None
+        text = read_text(path)
+    except TraceError as e:  # not UTF-8, at a line
+        raise SnapshotError(str(e)) from None
     return loads(text)
 
 

@@ -22,23 +22,23 @@ format"):
     {"op": "mark_done", "expect": {"marked": [ids]}}
     {"op": "sweep", "expect": {"freed": [ids], "finalize": [ids]}}
 
-This module checks each line's form (fields, types, ranges); whether a
-step is possible in the world's state is the model's to decide when it
-runs (model.gc.cycle). Every error is a TraceError naming the line.
+This module checks each line's form (fields, types, ranges, and that
+every id is of the trace's one kind: IdKind); whether a step is possible in
+the world's state is the model's to decide when it runs (model.gc.cycle).
+Lines are read strictly (oracle.common.jsonlines: no duplicate keys, NaN,
+huge integers or deep nesting). Every error is a TraceError naming the line.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import attrs
 
 from model.gc.results import HeapSpec, ObjectId, sort_ids
 from oracle.common.errors import TraceError
-from oracle.common.jsonlines import is_int, iter_lines
+from oracle.common.jsonlines import is_int, loads_object
 from oracle.gc import snapshot as gc_snapshot
 
 FORMAT_NAME = "gc"
@@ -105,12 +105,29 @@ class GcOp:
 Stacks = list[list[ObjectId | None]]
 
 
-@attrs.frozen
-class GcTrace:
-    params: GcParams
-    heap: HeapSpec | None
-    stacks: Stacks | None
-    ops: tuple[GcOp, ...]
+@attrs.define
+class IdKind:
+    """The kind of a trace's object ids, integers or strings: all of one kind, as in a snapshot.
+
+    Set by the header heap's ids, else by the first alloc; every id a later
+    line names (an alloc's, an expect's) must be of that kind, or the line
+    is refused, rather than mixing kinds the model cannot order.
+    """
+
+    kind: type | None = None  # int or str once known
+
+    @staticmethod
+    def of(heap: HeapSpec | None) -> IdKind:
+        ids = heap.ids() if heap is not None else ()
+        return IdKind(type(ids[0]) if ids else None)
+
+    def check(self, oid: ObjectId, line: int, where: str) -> None:
+        kind = int if is_int(oid) else str
+        if self.kind is None:
+            self.kind = kind
+        elif kind is not self.kind:
+            want = "integers" if self.kind is int else "strings"
+            raise TraceError(line, f"{where}: id {json.dumps(oid)} is not of this trace's kind: its ids are {want}")
 
 
 def _field(obj: dict[str, Any], name: str, kind: str, line: int, where: str) -> Any:
@@ -153,7 +170,7 @@ def _ids(raw: object, name: str, line: int, where: str) -> tuple[ObjectId, ...]:
         raise TraceError(line, f"{where}: {name!r} mixes integer and string ids") from None
 
 
-def parse_expect(kind: str, raw: object, line: int) -> Outcome:
+def parse_expect(kind: str, raw: object, line: int, ids: IdKind) -> Outcome:
     where = f"{kind} expect"
     if not isinstance(raw, dict):
         raise TraceError(line, f"{where} must be an object, got {json.dumps(raw)}")
@@ -164,23 +181,25 @@ def parse_expect(kind: str, raw: object, line: int) -> Outcome:
         if name == "scanned":
             out[name] = _field(raw, name, "int", line, where)
         else:
-            out[name] = list(_ids(raw[name], name, line, where))
+            listed = _ids(raw[name], name, line, where)
+            for oid in listed:
+                ids.check(oid, line, f"{where}: {name!r}")
+            out[name] = list(listed)
     return out
 
 
-def parse_op(text: str, line: int) -> GcOp:
+def parse_op(text: str, line: int, ids: IdKind | None = None) -> GcOp:
+    """One step line. `ids` is the trace's id kind so far (a new IdKind if not given); an alloc may set it."""
+    ids = IdKind() if ids is None else ids
     if not text.strip():
         raise TraceError(line, "blank line")
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise TraceError(line, f"not valid JSON: {e.msg} at column {e.colno}") from None
-    if not isinstance(obj, dict):
-        raise TraceError(line, "a step must be a JSON object")
+    obj = loads_object(text, line, "a step")
     kind = obj.get("op")
     if kind not in OP_FIELDS:
         raise TraceError(line, f"unknown op {json.dumps(kind)} (known: {', '.join(OP_FIELDS)})")
     args = {name: _field(obj, name, k, line, kind) for name, k in OP_FIELDS[kind].items()}
+    if kind == "alloc":
+        ids.check(args["id"], line, "alloc: field 'id'")
     if kind == "markroot" and args["root"] == "stack":
         args["g"] = _field(obj, "g", "int", line, kind)
     if kind == "drain" and "n" in obj:
@@ -190,19 +209,11 @@ def parse_op(text: str, line: int) -> GcOp:
         args["n"] = n
     expect = None
     if kind in EXPECT_FIELDS and "expect" in obj:
-        expect = parse_expect(kind, obj["expect"], line)
+        expect = parse_expect(kind, obj["expect"], line, ids)
     return GcOp(kind, args, expect, line)
 
 
-def parse_header(text: str) -> tuple[GcParams, HeapSpec | None, Stacks | None]:
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise TraceError(1, f"header is not valid JSON: {e.msg} at column {e.colno}") from None
-    if not isinstance(obj, dict) or obj.get("trace") != FORMAT_NAME:
-        raise TraceError(1, f'header must have "trace": "{FORMAT_NAME}"')
-    if obj.get("version") != VERSION or not is_int(obj.get("version")):
-        raise TraceError(1, f'header "version" must be {VERSION}, got {json.dumps(obj.get("version"))}')
+def _params(obj: dict[str, Any]) -> GcParams:
     raw = obj.get("params", {})
     if not isinstance(raw, dict):
         raise TraceError(1, "header params must be an object")
@@ -213,61 +224,49 @@ def parse_header(text: str) -> tuple[GcParams, HeapSpec | None, Stacks | None]:
         if not is_int(value) or not 0 <= value <= limit:
             raise TraceError(1, f"header params: {name} must be an integer from 0 to {limit}, got {json.dumps(value)}")
         values[name] = value
+    return GcParams(**values)
+
+
+def _stacks(raw: object, params: GcParams, heap: HeapSpec) -> Stacks:
+    if (
+        not isinstance(raw, list)
+        or len(raw) > params.goroutines
+        or not all(isinstance(s, list) and len(s) <= params.stack_slots for s in raw)
+    ):
+        raise TraceError(
+            1, "header stacks must be a list of at most `goroutines` lists of at most `stack_slots` ids or nulls"
+        )
+    known = set(heap.ids())
+    for g, stack in enumerate(raw):
+        for i, oid in enumerate(stack):
+            if oid is not None and not ((is_int(oid) or isinstance(oid, str)) and oid in known):
+                raise TraceError(1, f"header stacks[{g}][{i}]: unknown id {json.dumps(oid)}")
+    return [list(s) for s in raw]
+
+
+def parse_header(text: str) -> tuple[GcParams, HeapSpec | None, Stacks | None]:
+    if not text.strip():
+        raise TraceError(1, "no header: a GC trace starts with its header line")
+    obj = loads_object(text, 1, "header")
+    if obj.get("trace") != FORMAT_NAME:
+        raise TraceError(1, f'header must have "trace": "{FORMAT_NAME}"')
+    if obj.get("version") != VERSION or not is_int(obj.get("version")):
+        raise TraceError(1, f'header "version" must be {VERSION}, got {json.dumps(obj.get("version"))}')
+    params = _params(obj)
     heap = None
     if "heap" in obj:
         try:
             heap = gc_snapshot.parse(obj["heap"])
         except gc_snapshot.SnapshotError as e:
             raise TraceError(1, f"header heap: {e}") from None
-        if len(heap.roots) > values["globals"]:
-            raise TraceError(1, f"header heap has {len(heap.roots)} roots but params allow {values['globals']} globals")
+        if len(heap.roots) > params.globals:
+            raise TraceError(1, f"header heap has {len(heap.roots)} roots but params allow {params.globals} globals")
     stacks = None
     if "stacks" in obj:
-        raw_stacks = obj["stacks"]
         if heap is None:
             raise TraceError(1, "header stacks need a header heap")
-        if (
-            not isinstance(raw_stacks, list)
-            or len(raw_stacks) > values["goroutines"]
-            or not all(isinstance(s, list) and len(s) <= values["stack_slots"] for s in raw_stacks)
-        ):
-            raise TraceError(
-                1, "header stacks must be a list of at most `goroutines` lists of at most `stack_slots` ids or nulls"
-            )
-        known = set(heap.ids())
-        for g, stack in enumerate(raw_stacks):
-            for i, oid in enumerate(stack):
-                if oid is not None and oid not in known:
-                    raise TraceError(1, f"header stacks[{g}][{i}]: unknown id {json.dumps(oid)}")
-        stacks = [list(s) for s in raw_stacks]
-    return GcParams(**values), heap, stacks
-
-
-def read_lines(path: Path) -> Iterator[tuple[int, str]]:
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise TraceError(1, f"cannot read {path}: {e.strerror or e}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise TraceError(1, f"not UTF-8: {e}") from None
-    return split_lines(text)
-
-
-def split_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number, line) pairs; a final newline ends the last line rather than starting a blank one."""
-    lines = list(iter_lines(text))
-    if not lines:
-        raise TraceError(1, "empty trace: no header")
-    yield from lines
-
-
-def read_trace(path: Path) -> GcTrace:
-    lines = list(read_lines(path))
-    params, heap, stacks = parse_header(lines[0][1])
-    ops = tuple(parse_op(text, number) for number, text in lines[1:])
-    return GcTrace(params, heap, stacks, ops)
+        stacks = _stacks(obj["stacks"], params, heap)
+    return params, heap, stacks
 
 
 def header_json(params: GcParams, heap: HeapSpec | None = None, stacks: Stacks | None = None) -> dict[str, Any]:

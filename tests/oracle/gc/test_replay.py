@@ -1,4 +1,4 @@
-"""GC trace format and `python -m oracle gc-replay`: expects, invariants, broken barriers, bad lines."""
+"""oracle/gc/replay.py and `python -m oracle gc-replay`: expects, invariants, broken barriers, bad lines."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import pytest
 
 from model.gc.barrier import HYBRID, NO_DELETION, NO_INSERTION
 from oracle.cli import main
+from oracle.common.errors import TraceError
 from oracle.gc.replay import replay_gc, replay_text
+from tests.helpers import GC_HEADER, GC_PUSH, GC_PUSH_HEADER, gc_trace_text
 
-HEADER = {"trace": "gc", "version": 1, "params": {"goroutines": 2, "stack_slots": 2, "globals": 1}}
+HEADER = GC_HEADER
 
 CYCLE = [
     {"op": "alloc", "g": 0, "slot": 0, "id": 1, "size": 16, "noscan": False, "ptrs": [0, 8]},
@@ -41,13 +43,9 @@ CYCLE = [
 ]
 
 
-def trace_text(ops: list[dict[str, object]], header: dict[str, object] | None = None) -> str:
-    return "\n".join(json.dumps(x) for x in [header or HEADER, *ops]) + "\n"
-
-
 def write(tmp_path: Path, ops: list[dict[str, object]], header: dict[str, object] | None = None) -> Path:
     path = tmp_path / "trace.jsonl"
-    path.write_text(trace_text(ops, header))
+    path.write_text(gc_trace_text(ops, header))
     return path
 
 
@@ -94,25 +92,14 @@ POP = [
     {"op": "drain"},
     {"op": "mark_done"},
 ]
-PUSH_HEADER = {**POP_HEADER, "heap": {"heap": "gc", "version": 1, "objects": [
-    {"id": 1, "size": 16, "noscan": True}]}, "stacks": [[None, 1]]}
-PUSH = [
-    {"op": "gc_start"},
-    {"op": "markroot", "root": "globals"},
-    {"op": "gstore", "g": 0, "global": 0, "src": 1},
-    {"op": "copy", "g": 0, "dst": 1, "src": None},
-    {"op": "markroot", "root": "finq"},
-    {"op": "markroot", "root": "specials"},
-    {"op": "markroot", "root": "stack", "g": 0},
-    {"op": "mark_done"},
-]
+PUSH_HEADER, PUSH = GC_PUSH_HEADER, GC_PUSH
 
 
 @pytest.mark.parametrize(("header", "ops", "broken", "violation_line"),
                          [(POP_HEADER, POP, NO_DELETION, 5), (PUSH_HEADER, PUSH, NO_INSERTION, 4)])
 def test_a_broken_barrier_loses_the_object(header: dict[str, object], ops: list[dict[str, object]],
                                            broken: object, violation_line: int) -> None:
-    text = trace_text(ops, header)
+    text = gc_trace_text(ops, header)
     assert replay_text(text, HYBRID).ok
     lost = replay_text(text, broken, tricolor=False).failure  # type: ignore[arg-type]
     assert lost is not None and lost.line == len(ops) + 1 and "lost object" in lost.violations[0]
@@ -173,7 +160,7 @@ def test_bad_headers_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str], 
 
 def test_replay_stops_at_the_bad_line(tmp_path: Path) -> None:
     path = write(tmp_path, [*CYCLE[:3], {"op": "load", "g": 0, "dst": 0, "src": 1, "off": 0}, *CYCLE[3:]])
-    with pytest.raises(Exception, match="line 5: load"):
+    with pytest.raises(TraceError, match="line 5: load"):
         replay_gc(path)
 
 

@@ -1,4 +1,4 @@
-"""The heap snapshot format and `python -m oracle mark`: output, agreement of impls, bad input."""
+"""oracle/gc/snapshot.py: the heap snapshot format, read strictly; bad snapshots exit 2 naming the place."""
 
 from __future__ import annotations
 
@@ -10,71 +10,27 @@ import pytest
 
 from model.gc.results import HeapSpec, ObjectSpec
 from oracle.cli import main
+from oracle.common.errors import UsageError
 from oracle.gc import snapshot as gc_snapshot
-
-HEAP = {
-    "heap": "gc",
-    "version": 1,
-    "objects": [
-        {"id": 1, "size": 16, "noscan": False, "ptrs": {"0": 2, "8": 3}},
-        {"id": 2, "size": 32, "noscan": True},
-        {"id": 3, "size": 640, "noscan": False, "ptrs": {"0": 4, "632": None}},
-        {"id": 4, "size": 300000, "noscan": False, "ptrs": {"0": None, "140000": 5, "262144": 4}},
-        {"id": 5, "size": 16, "noscan": True, "ptrs": {}},
-        {"id": 6, "size": 16, "noscan": False, "ptrs": {"0": 7, "8": 6}},
-        {"id": 7, "size": 16, "noscan": True},
-        {"id": 8, "size": 24, "noscan": True, "extra": "ignored"},
-    ],
-    "roots": [1],
-    "finalizers": [6],
-}
-# scans: 1 (2 words), 3 (8-byte header, then slot 632 ends at byte 648: 81 words), 4 in three oblets (1 + 1117 + 1 words), 6 as a root (2 words)
-EXPECTED = {"marked": [1, 2, 3, 4, 5, 7], "freed": [8], "finalize": [6], "scanned_words": 2 + 81 + 1119 + 2}
-
-
-def write(tmp_path: Path, doc: object, name: str = "heap.json") -> Path:
-    path = tmp_path / name
-    path.write_text(doc if isinstance(doc, str) else json.dumps(doc))
-    return path
-
-
-@pytest.mark.parametrize("impl", ["model", "fast"])
-def test_mark_json(tmp_path: Path, capsys: pytest.CaptureFixture[str], impl: str) -> None:
-    assert main(["mark", str(write(tmp_path, HEAP)), "--impl", impl, "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == EXPECTED
-
-
-def test_mark_extended_and_compare(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["mark", str(write(tmp_path, HEAP)), "--impl", "fast", "--json", "--extended", "--compare"]) == 0
-    out = capsys.readouterr()
-    assert json.loads(out.out) == {**EXPECTED, "scan_items": 6, "slots_scanned": 9}
-    assert "agrees with the model" in out.err
-
-
-def test_mark_human_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["mark", str(write(tmp_path, HEAP))]) == 0
-    assert "marked 6, freed 1, finalize 1, scanned words 1,204" in capsys.readouterr().out
-
-
-def test_string_ids_sort(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    doc = {"heap": "gc", "version": 1, "roots": ["b"], "objects": [
-        {"id": "b", "size": 8, "noscan": False, "ptrs": {"0": "a"}},
-        {"id": "a", "size": 16, "noscan": True},
-        {"id": "c", "size": 16, "noscan": True},
-    ]}
-    assert main(["mark", str(write(tmp_path, doc)), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"marked": ["a", "b"], "freed": ["c"], "finalize": [],
-                                                   "scanned_words": 1}
+from tests.helpers import GC_HEAP_DOC, write_json
 
 
 def test_dump_and_load_round_trip() -> None:
     spec = HeapSpec((ObjectSpec("x", 16, False, ((0, "y"), (8, None))), ObjectSpec("y", 16, True)), ("x",), ("y",))
     assert gc_snapshot.loads(gc_snapshot.dumps(spec)) == spec
     assert gc_snapshot.parse(gc_snapshot.to_doc(spec)) == spec
+    assert gc_snapshot.dumps(spec).count("\n") > 3  # one object per line
+
+
+def test_the_example_heap_loads(tmp_path: Path) -> None:
+    spec = gc_snapshot.load(write_json(tmp_path, GC_HEAP_DOC))
+    assert spec.ids() == (1, 2, 3, 4, 5, 6, 7, 8) and spec.roots == (1,) and spec.finalizers == (6,)
+    crlf = write_json(tmp_path, gc_snapshot.dumps(spec).replace("\n", "\r\n"), "crlf.json")
+    assert gc_snapshot.load(crlf) == spec  # CRLF line ends are line ends
 
 
 def bad(change: dict[str, object] | None = None, objects: list[object] | None = None) -> dict[str, object]:
-    doc = json.loads(json.dumps(HEAP))
+    doc = json.loads(json.dumps(GC_HEAP_DOC))
     if objects is not None:
         doc["objects"] = objects
     doc.update(change or {})
@@ -84,8 +40,8 @@ def bad(change: dict[str, object] | None = None, objects: list[object] | None = 
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
-        ("{not json", "invalid JSON"),
-        ('{"heap": "gc", "heap": "gc"}', "duplicate key"),
+        ("{not json", "line 1: not valid JSON"),
+        ('{"heap": "gc", "heap": "gc"}', 'line 1: duplicate key "heap"'),
         (bad({"heap": "pagealloc"}), '"heap" must be "gc"'),
         (bad({"version": 2}), '"version" must be 1'),
         (bad({"objects": {}}), '"objects" must be a list'),
@@ -110,19 +66,52 @@ def bad(change: dict[str, object] | None = None, objects: list[object] | None = 
 def test_bad_snapshots_exit_2_naming_the_place(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], doc: object, message: str
 ) -> None:
-    path = write(tmp_path, doc)
+    path = write_json(tmp_path, doc)
     for impl in ("model", "fast"):
         assert main(["mark", str(path), "--impl", impl, "--json"]) == 2
         out = capsys.readouterr()
         assert out.out == ""
-        assert str(path) in out.err
+        assert str(path) in out.err and out.err.count("\n") == 1
         assert re.search(message, out.err), out.err
 
 
+ONE_OBJECT = '{"heap": "gc", "version": 1,\n "objects": [\n  {"id": 1, "size": 16, "noscan": true}\n ]}\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # What plain JSON readers accept and the oracle refuses, in a one-line snapshot: at line 1.
+        ('{"heap": "gc", "version": 1, "objects": [{"id": 1, "size": NaN, "noscan": true}]}', "line 1: NaN"),
+        ('{"heap": "gc", "version": 1, "objects": [{"id": 1' + "0" * 5000 + ', "size": 16, "noscan": true}]}',
+         "line 1: an integer of 5001 digits"),
+        ('{"heap": "gc", "version": 1, "objects": [], "x": ' + "[" * 100 + "]" * 100 + "}", "line 1: JSON nested"),
+        ('{"heap": "gc",\r "version": 1, "objects": []}', "line 1: a carriage return"),
+        # In a snapshot of several lines, a problem in the JSON itself is named at its own line.
+        (ONE_OBJECT.replace('"size": 16', '"size": 16,,'), "line 3: not valid JSON"),
+        (ONE_OBJECT.replace(" ]}", " ],\r}"), "line 4: a carriage return"),
+        (ONE_OBJECT.replace('"size": 16', '"size": Infinity'), "Infinity is not a JSON number"),
+        (ONE_OBJECT.replace('"id": 1,', '"id": 1, "id": 2,'), 'duplicate key "id"'),
+    ],
+)
+def test_snapshots_are_read_strictly(text: str, message: str) -> None:
+    with pytest.raises(gc_snapshot.SnapshotError, match=message):
+        gc_snapshot.loads(text)
+
+
+def test_bad_utf8_is_reported_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "heap.json"
+    path.write_bytes(ONE_OBJECT.encode().replace(b'"noscan"', b'"nos\xe9can"'))
+    with pytest.raises(gc_snapshot.SnapshotError, match="line 3: not valid UTF-8"):
+        gc_snapshot.load(path)
+
+
 def test_missing_file_and_bad_options(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        gc_snapshot.load(tmp_path / "nope.json")
     assert main(["mark", str(tmp_path / "nope.json")]) == 2
-    assert "cannot read" in capsys.readouterr().err
-    assert main(["mark", str(write(tmp_path, HEAP)), "--impl", "rust"]) == 2
+    assert "nope.json: no such file" in capsys.readouterr().err
+    assert main(["mark", str(write_json(tmp_path, GC_HEAP_DOC)), "--impl", "rust"]) == 2
     (tmp_path / "latin1.json").write_bytes(b'{"heap": "\xe9"}')
     assert main(["mark", str(tmp_path / "latin1.json")]) == 2
-    assert "not UTF-8" in capsys.readouterr().err
+    assert "latin1.json: line 1: not valid UTF-8" in capsys.readouterr().err
