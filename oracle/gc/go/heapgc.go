@@ -1,11 +1,11 @@
 // heapgc builds a heap described by the oracle in the real Go runtime and
 // lets the runtime's garbage collector judge it. It is part of the
-// gomem-reference oracle (oracle/gc_go.py builds and runs it); it is not a
+// gomem-reference oracle (oracle/gc/gomark.py builds and runs it); it is not a
 // copy of any runtime code.
 //
 //	heapgc mark  HEAPFILE   which objects two runtime.GC() cycles collect, and which finalizers ran
 //	heapgc bench HEAPFILE REPS   wall time of runtime.GC() with the heap live
-//	heapgc noscan REPS      the seed's []*int64 against []int64 measurement
+//	heapgc noscan REPS      20 slices of []*int64 against []int64: a benchmark loop and runtime.GC() alone
 //
 // HEAPFILE is the oracle's binary heap (see readHeap). Every object is
 // allocated with reflect.New of a type built for its layout: a pointer-free
@@ -295,7 +295,7 @@ func runBench(path string, reps int) map[string]any {
 	}
 }
 
-// The seed's measurement: 20 slices of 10,000 elements, *int64 against int64.
+// The noscan measurement: 20 slices of 10,000 elements, *int64 against int64.
 
 var a int64 = 1000
 
@@ -347,8 +347,8 @@ func runNoscan(reps int) map[string]any {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))
 	const slices, length = 20, 10000
 	runtime.GC()
-	// The seed's benchmark as written: allocate 20 slices, drop them, runtime.GC(); sec/op of the whole loop.
-	seedPtr := testing.Benchmark(func(b *testing.B) {
+	// The benchmark loop: allocate 20 slices, drop them, runtime.GC(); sec/op of the whole loop.
+	loopPtr := testing.Benchmark(func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			for j := 0; j < slices; j++ {
 				generatePtrSlice(length)
@@ -356,7 +356,7 @@ func runNoscan(reps int) map[string]any {
 			runtime.GC()
 		}
 	})
-	seedInt := testing.Benchmark(func(b *testing.B) {
+	loopInt := testing.Benchmark(func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			for j := 0; j < slices; j++ {
 				generateIntSlice(length)
@@ -392,10 +392,10 @@ func runNoscan(reps int) map[string]any {
 	return map[string]any{
 		"go":                     runtime.Version(),
 		"gomaxprocs":             runtime.GOMAXPROCS(0),
-		"seed_ptr_ns_per_op":     seedPtr.NsPerOp(),
-		"seed_int_ns_per_op":     seedInt.NsPerOp(),
-		"seed_ptr_n":             seedPtr.N,
-		"seed_int_n":             seedInt.N,
+		"loop_ptr_ns_per_op":     loopPtr.NsPerOp(),
+		"loop_int_ns_per_op":     loopInt.NsPerOp(),
+		"loop_ptr_n":             loopPtr.N,
+		"loop_int_n":             loopInt.N,
 		"gc_garbage_ptr_seconds": garbagePtr,
 		"gc_garbage_int_seconds": garbageInt,
 		"gc_live_ptr_seconds":    livePtr,

