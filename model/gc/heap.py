@@ -70,9 +70,6 @@ class HeapObject:
         """Where each work item of a scan of this object starts, relative to `base`."""
         return [k * MAX_OBLET_BYTES for k in range(oblet_count(self.span.slot_bytes))]
 
-    def pointers(self) -> list[ObjectId]:
-        return [t for t in self.slots.values() if t is not None]
-
 
 @attrs.define
 class GcHeap:
@@ -116,17 +113,6 @@ class GcHeap:
             return self.objects[oid]
         except KeyError:
             raise InvalidOperation(f"pointer to object {oid!r}, which is not allocated (dangling)") from None
-
-    def find_object(self, addr: int) -> HeapObject | None:
-        """The object whose slot holds `addr`, if it is allocated (Go: findObject)."""
-        span = self.span_of_page.get(addr // self.pages.geometry.page_bytes)
-        if span is None:
-            return None
-        index = span.index_of(addr)
-        if index is None or not span.is_allocated(index):
-            return None
-        oid = span.objects[index]
-        return None if oid is None else self.objects[oid]
 
     def is_marked(self, oid: ObjectId) -> bool:
         o = self.objects[oid]

@@ -62,9 +62,6 @@ class ObjectSpec:
     noscan: bool
     ptrs: tuple[tuple[int, ObjectId | None], ...] = ()
 
-    def describe(self) -> str:
-        return f"object {self.id!r}"
-
     def slot_offsets(self) -> tuple[int, ...]:
         return tuple(off for off, _ in self.ptrs)
 
@@ -80,9 +77,6 @@ class HeapSpec:
 
     def ids(self) -> tuple[ObjectId, ...]:
         return tuple(o.id for o in self.objects)
-
-    def by_id(self) -> dict[ObjectId, ObjectSpec]:
-        return {o.id: o for o in self.objects}
 
 
 def check_heap_spec(spec: HeapSpec) -> None:
@@ -160,6 +154,3 @@ class MarkResult:
             out["scan_items"] = self.scan_items
             out["slots_scanned"] = self.slots_scanned
         return out
-
-    def same_sets(self, other: MarkResult) -> bool:
-        return (self.marked, self.freed, self.finalize) == (other.marked, other.freed, other.finalize)
