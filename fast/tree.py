@@ -34,8 +34,9 @@ chunks (update_range: grow, large alloc and free) sets the leaves of the
 chunks it covers whole directly (they are all in use, or all free),
 summarizes its two edge chunks, and re-merges the entries above per level,
 a few with ints and longer stretches as whole rows with numpy
-(fast.summary.merge_rows). summarize_block recomputes a block from its
-bitmaps alone, for resummarize() and check().
+(fast.summary.merge_rows). summarize_blocks recomputes every level of every
+block from the bitmaps alone, all blocks at once, for resummarize() and
+check().
 
 Find
 ----
@@ -64,7 +65,7 @@ import numpy as np
 
 from fast.bitmap import find_in_chunk
 from fast.storage import Storage
-from fast.summary import Codec, merge_packed, merge_rows, summarize_int, summarize_rows
+from fast.summary import Codec, merge_packed, merge_rows, summarize_int, summarize_row_groups
 
 SCALAR_ROWS = 4  # stretches of at most this many entries are merged with ints, longer ones with numpy
 
@@ -325,42 +326,58 @@ class SummaryTree:
 
     # Whole blocks.
 
-    def summarize_block(self, bid: int) -> list[np.ndarray]:
-        """Every level of one block computed afresh from its bitmaps: [root entry], level 1, ..., leaves."""
-        bitmaps = self.storage.blocks[bid]
+    def summarize_blocks(self) -> list[np.ndarray]:
+        """Every level of every block computed afresh from the bitmaps, blocks in block_ids order.
+
+        Level l of the result holds the blocks' entries[l] one after the
+        other (for level 0, the root entry of each block): a block's entries
+        at one level are whole rows of children of its entries at the level
+        above, so each level is one merge_rows of the level below, for all
+        blocks at once. The leaves of chunks never grown are zero.
+        """
+        ids = self.storage.block_ids
         codec, fan_out, fault = self.codec, self.layout.fan_out, self.merge_width_off_by_one
-        leaves = np.where(bitmaps.grown, codec.pack_arrays(*summarize_rows(bitmaps.alloc)), np.uint64(0))
+        bitmaps = [self.storage.blocks[bid] for bid in ids]
+        grown = np.concatenate([b.grown for b in bitmaps])
+        leaves = codec.pack_arrays(*summarize_row_groups([b.alloc for b in bitmaps]))
+        leaves[~grown] = 0
         levels = [leaves]
-        for level in range(self.layout.levels - 2, 0, -1):
+        for level in range(self.layout.levels - 2, -1, -1):
             children = levels[0].reshape(-1, fan_out)
             levels.insert(0, merge_rows(children, self.entry_pages[level + 1], codec, fault))
-        root = merge_packed(levels[0].tolist(), self.entry_pages[1], codec, fault)
-        return [np.array([root], dtype=np.uint64), *levels]
+        return levels
 
     def resummarize(self) -> None:
-        """Recompute every summary of the heap from the bitmaps, one block at a time with numpy."""
-        for bid in self.storage.block_ids:
-            levels = self.summarize_block(bid)
+        """Recompute every summary of the heap from the bitmaps, all blocks at once with numpy."""
+        if not self.storage.block_ids:
+            return
+        levels = self.summarize_blocks()
+        for k, bid in enumerate(self.storage.block_ids):
             block = self.blocks[bid]
             for level in range(1, self.layout.levels):
-                block.entries[level][:] = levels[level]
-            self.root_view[bid] = int(levels[0][0])
+                size = block.entries[level].size
+                block.entries[level][:] = levels[level][k * size : (k + 1) * size]
+            self.root_view[bid] = int(levels[0][k])
 
     def check(self) -> list[str]:
         """Where the stored summaries differ from the bitmaps' (empty when the tree invariant holds)."""
+        if not self.storage.block_ids:
+            return []
         out = []
-        for bid in self.storage.block_ids:
-            levels = self.summarize_block(bid)
+        levels = self.summarize_blocks()
+        for k, bid in enumerate(self.storage.block_ids):
             block = self.blocks[bid]
-            if int(levels[0][0]) != self.root_view[bid]:
-                out.append(f"root entry {bid}: stored {self.root_view[bid]:#x}, bitmaps give {int(levels[0][0]):#x}")
+            if int(levels[0][k]) != self.root_view[bid]:
+                out.append(f"root entry {bid}: stored {self.root_view[bid]:#x}, bitmaps give {int(levels[0][k]):#x}")
             for level in range(1, self.layout.levels):
-                bad = np.flatnonzero(block.entries[level] != levels[level])
+                size = block.entries[level].size
+                want = levels[level][k * size : (k + 1) * size]
+                bad = np.flatnonzero(block.entries[level] != want)
                 if bad.size:
                     i = int(bad[0])
                     index = (bid << (level * self.layout.level_bits)) + i
                     out.append(
                         f"level {level} entry {index}: stored {int(block.entries[level][i]):#x}, "
-                        f"bitmaps give {int(levels[level][i]):#x}"
+                        f"bitmaps give {int(want[i]):#x}"
                     )
         return out

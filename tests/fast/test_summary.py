@@ -93,3 +93,51 @@ def test_vectorised_word_helpers_on_edges() -> None:
     assert fsum.leading_zeros(x).tolist() == [64, 63, 0, 0, 8]
     assert fsum.word_longest_zero_run(x).tolist() == [64, 63, 63, 0, 32]
     assert fsum.popcount(x).tolist() == [0, 1, 1, 64, 16]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 5), st.data())
+def test_summarize_rows_of_wide_chunks_equals_model(nrows: int, data: st.DataObject) -> None:
+    # 64 words: chunk_pages 4096, where runs cross many words and start, max and end reach 4096.
+    rows = [data.draw(chunk_bits(64)) for _ in range(nrows)]
+    start, most, end = fsum.summarize_rows(np.array(rows, dtype=np.uint64))
+    for k, ws in enumerate(rows):
+        assert (int(start[k]), int(most[k]), int(end[k])) == msum.summarize_chunk(ws).as_tuple()
+
+
+@SETTINGS
+@given(st.lists(st.integers(0, 7), min_size=1, max_size=6), st.sampled_from([8, 24, 64, 1 << 18]), st.data())
+def test_summarize_row_groups_equals_model_across_groups_and_batches(
+    sizes: list[int], batch_words: int, data: st.DataObject
+) -> None:
+    # Groups of any size (empty ones included), cut into batches and joined across groups in any way.
+    groups = [np.array([data.draw(chunk_bits(8)) for _ in range(n)], dtype=np.uint64).reshape(n, 8) for n in sizes]
+    start, most, end = fsum.summarize_row_groups(groups, batch_words)
+    rows = [row.tolist() for g in groups for row in g]
+    assert len(start) == len(rows)
+    for k, ws in enumerate(rows):
+        assert (int(start[k]), int(most[k]), int(end[k])) == msum.summarize_chunk(ws).as_tuple()
+
+
+def test_summarize_rows_equals_model_on_the_bench_bitmaps() -> None:
+    # Mixed random words, as the benchmark summarizes: most chunks are decided by runs across words,
+    # the others by a run inside one word.
+    rng = np.random.default_rng(7)
+    a = rng.integers(0, 1 << 63, size=(3000, 8), dtype=np.uint64) << np.uint64(1)
+    b = rng.integers(0, 1 << 63, size=(3000, 8), dtype=np.uint64)
+    kind = rng.integers(0, 5, size=(3000, 8))
+    bits = np.where(kind == 0, a & b, np.where(kind == 1, a | b, np.where(kind == 2, a ^ b, np.uint64(0))))
+    bits = np.where(kind == 4, np.uint64(MASK64), bits).astype(np.uint64)
+    start, most, end = fsum.summarize_rows(bits)
+    for k, ws in enumerate(bits.tolist()):
+        assert (int(start[k]), int(most[k]), int(end[k])) == msum.summarize_chunk(ws).as_tuple()
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.integers(0, 3), st.integers(0, MASK64)), min_size=1, max_size=40))
+def test_word_helpers_equal_python_ints(ws: list[int]) -> None:
+    x = np.array(ws, dtype=np.uint64)
+    runs = [max((len(r) for r in f"{w:064b}".split("1")), default=0) for w in ws]
+    assert fsum.trailing_zeros(x).tolist() == [64 if w == 0 else (w & -w).bit_length() - 1 for w in ws]
+    assert fsum.leading_zeros(x).tolist() == [64 - w.bit_length() for w in ws]
+    assert fsum.word_longest_zero_run(x).tolist() == runs

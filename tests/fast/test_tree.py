@@ -221,3 +221,30 @@ def test_copy_is_independent() -> None:
     assert built.tree.check() == []
     assert levels_state(twin) != before
     assert twin.check() == []
+
+
+@pytest.mark.parametrize("name", [*GEOMETRIES, "amd64"])
+@pytest.mark.parametrize("seed", range(3))
+def test_resummarize_of_bitmaps_written_directly_equals_the_model(name: str, seed: int) -> None:
+    # What the benchmark does: grow, write every bitmap straight into storage, resummarize every level at once.
+    geometry = GEOMETRIES.get(name, Geometry())
+    rng = random.Random(seed)
+    storage = Storage(Layout(geometry))
+    tree = SummaryTree(storage)
+    per_block = storage.layout.chunks_per_block
+    words: dict[int, list[int]] = {}
+    for first in sorted(rng.sample(range(per_block // 2, geometry.total_chunks - per_block, per_block), 3)):
+        nchunks = rng.randint(1, min(per_block + 3, 300))
+        first = min(first + rng.randint(0, per_block // 2), geometry.total_chunks - nchunks)
+        if storage.first_grown_in(first, first + nchunks) is not None:
+            continue
+        for bid in storage.grow(first, nchunks):
+            tree.add_block(bid)
+        for chunk in range(first, first + nchunks):
+            words[chunk] = [random_word(rng) for _ in range(geometry.words_per_chunk)]
+            used = sum(w << (64 * k) for k, w in enumerate(words[chunk]))
+            storage.blocks[chunk // per_block].write_alloc(chunk % per_block, used)
+    tree.resummarize()
+    want = [{i: pack(s, geometry) for i, s in level.items()} for level in mtree.summarize_levels(words, geometry)]
+    assert levels_state(tree) == want
+    assert tree.check() == []
