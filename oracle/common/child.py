@@ -97,6 +97,8 @@ class ChildProcess:
         os.set_blocking(self.proc.stdin.fileno(), False)
         self._buffer = bytearray()
         self._scanned = 0  # bytes of _buffer known to hold no newline
+        self._payload = memoryview(b"")  # requests of the current exchange not yet written
+        self._expected = 0  # answers the current exchange still owes (0: no exchange under way)
         self._stderr = bytearray()
         self._stderr_lock = threading.Lock()
         self._stderr_thread = threading.Thread(target=self._drain_stderr, daemon=True)
@@ -165,44 +167,75 @@ class ChildProcess:
         Returns (answers, None), or (the answers that came, why the child
         stopped answering) — it is then killed, and later exchanges fail at once.
         """
+        died = self.send(lines)
+        if died is not None:
+            return [], died
+        return self.receive(timeout)
+
+    def send(self, lines: Sequence[bytes]) -> str | None:
+        """Start an exchange: write what the pipe takes now, without waiting; receive() does the rest.
+
+        Between send and receive the caller may do other work while the child answers (the go
+        campaign generates its next example meanwhile). Returns why the child cannot take it, or None.
+        """
         if self.dead is not None:
-            return [], self.dead
+            return self.dead
+        assert self._expected == 0, "receive() the previous exchange first"
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        limit = self.timeout if timeout is None else timeout
-        if not self.answered:
-            limit = max(limit, self.start_timeout)
-        out_fd, in_fd = self.proc.stdout.fileno(), self.proc.stdin.fileno()
+        out_fd = self.proc.stdout.fileno()
         if select.select([out_fd], [], [], 0)[0]:
             # Output before any request of this exchange: it can only be an extra line from before.
             data = os.read(out_fd, READ_CHUNK)
             if not data:
-                return [], self._fail(f"{self.name} closed its output")
+                return self._fail(f"{self.name} closed its output")
             self._buffer += data
         extra = self._take_lines()
         if extra:
             shown = extra[0][:120].decode("utf-8", errors="replace")
-            return [], self._fail(f"{self.name} wrote a line nobody asked for: {shown!r}")
-        payload = memoryview(b"".join(lines))
+            return self._fail(f"{self.name} wrote a line nobody asked for: {shown!r}")
+        self._payload = memoryview(b"".join(lines))
+        self._expected = len(lines)
+        self._write_some()
+        return None
+
+    def _write_some(self) -> None:
+        """Write the pending requests until the pipe is full (never blocks)."""
+        assert self.proc.stdin is not None
+        in_fd = self.proc.stdin.fileno()
+        while self._payload:
+            try:
+                written = os.write(in_fd, self._payload[: 1 << 16])
+            except BlockingIOError:
+                return
+            except OSError as e:
+                if e.errno != errno.EPIPE:
+                    raise
+                self._payload = self._payload[len(self._payload) :]  # it stopped reading; answers may still come
+                return
+            self._payload = self._payload[written:]
+
+    def receive(self, timeout: float | None = None) -> tuple[list[bytes], str | None]:
+        """Finish the exchange send() started: the answers, and why the child stopped answering if it did."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        expected, self._expected = self._expected, 0
+        if self.dead is not None:
+            return [], self.dead
+        limit = self.timeout if timeout is None else timeout
+        if not self.answered:
+            limit = max(limit, self.start_timeout)
+        out_fd, in_fd = self.proc.stdout.fileno(), self.proc.stdin.fileno()
         answers: list[bytes] = []
         deadline = time.monotonic() + limit
-        while len(answers) < len(lines):
+        while len(answers) < expected:
             left = deadline - time.monotonic()
             if left <= 0:
                 return answers, self._fail(f"{self.name} did not answer within {limit:g} s")
-            writers = [in_fd] if payload else []
+            writers = [in_fd] if self._payload else []
             ready_r, ready_w, _ = select.select([out_fd], writers, [], left)
             if ready_w:
-                try:
-                    written = os.write(in_fd, payload[: 1 << 16])
-                    payload = payload[written:]
-                    if not payload:
-                        deadline = time.monotonic() + limit  # the last request is out: its answer's clock starts
-                except BlockingIOError:
-                    pass
-                except OSError as e:
-                    if e.errno != errno.EPIPE:
-                        raise
-                    payload = payload[len(payload) :]  # it stopped reading; what it answered may still come
+                self._write_some()
+                if not self._payload:
+                    deadline = time.monotonic() + limit  # the last request is out: its answer's clock starts
             if not ready_r:
                 continue
             data = os.read(out_fd, READ_CHUNK)
@@ -222,8 +255,8 @@ class ChildProcess:
                 deadline = time.monotonic() + limit
             if len(self._buffer) > self.max_line:
                 return answers, self._fail(f"{self.name} answered a line longer than {self.max_line:,} bytes")
-        if len(answers) > len(lines):
-            return answers[: len(lines)], self._fail(f"{self.name} answered more lines than it was sent")
+        if len(answers) > expected:
+            return answers[:expected], self._fail(f"{self.name} answered more lines than it was sent")
         return answers, None
 
     def request(self, obj: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:

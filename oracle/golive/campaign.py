@@ -51,13 +51,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from model.errors import ModelError
 from oracle.common.output import new_file, output_folder
 from oracle.golive import driver as golive
 from oracle.golive.shrink import KindArgs, shrink_stream
 from oracle.pagealloc import lockstep
+from oracle.pagealloc.adapters import FastImpl
 from oracle.pagealloc.generate import Generator
 from oracle.pagealloc.lockstep import Mismatch
 from oracle.pagealloc.protocol import Answer, ModelImpl
@@ -67,6 +66,8 @@ from oracle.pagealloc.state import hidden_state
 from oracle.pagealloc.trace import Op, Params, dumps
 
 DEFAULT_OUT = Path("failures")
+JUDGES = ("fast", "model")
+MODEL_SHARE = 0.05  # with the fast judge, the share of examples the model generates and judges throughout
 CAMPAIGN_TIMEOUT = 3.0  # seconds an answer may take in a campaign before the runtime counts as hung
 
 
@@ -105,11 +106,6 @@ class Finding:
         return dumps(self.params, list(zip(self.ops, outcomes, strict=True)))
 
 
-def model_hidden_state(model: ModelImpl) -> dict[str, Any]:
-    """The model's search hint and scavenge cursors in the driver's go_state form."""
-    return hidden_state(model.heap)
-
-
 @dataclass
 class ModelRun:
     """The model after running a stream: its ops (with line numbers), results and hidden states."""
@@ -145,7 +141,7 @@ def model_run(
             return None
         run.ops.append(op)
         if with_state:
-            run.states.append(model_hidden_state(run.model))
+            run.states.append(hidden_state(run.model.heap))
     return run
 
 
@@ -218,38 +214,58 @@ class Runner:
 
     def compare(self, params: Params, ops: list[Op], wants: list[Any], states: list[Any]) -> Finding | None:
         """Run ops on the runtime in one batch and judge every answer (and hidden state) against the model's."""
+        return self.finish(self.start(params, ops, wants, states))
+
+    def start(self, params: Params, ops: list[Op], wants: list[Any], states: list[Any]) -> Sent:
+        """Send a stream to the runtime without waiting (finish() judges it): the runtime works meanwhile."""
         impl = golive.GoImpl(params, self.binary, timeout=self.timeout)
-        expected = [attrs.evolve(op, expect=want) for op, want in zip(ops, wants, strict=True)]
-        go_states: list[Any] = []
-        target: Any = impl
-        if self.state:
-            target = _WithState(impl, go_states)
-        for i, line in enumerate(lockstep.run(target, expected, None, batch=len(ops) or 1)):
+        sent = [x for op in ops for x in (op, STATE_PROBE)] if self.state else list(ops)
+        impl.start_many(sent)
+        return Sent(params, ops, wants, states, impl, sent)
+
+    def finish(self, sent: Sent) -> Finding | None:
+        """The runtime's answers to a stream start() sent, judged by the oracle's one rule."""
+        answers = sent.impl.finish_many(sent.sent)
+        got, go_states = (answers[0::2], answers[1::2]) if self.state else (answers, [])
+        ops, wants, states = sent.ops, sent.wants, sent.states
+        for i, line in enumerate(lockstep.run(_Answered(got), ops, None, batch=len(ops) or 1, expects=wants)):
             if line.mismatch is not None:
-                return Finding(params, ops[: i + 1], wants[: i + 1], line.mismatch, "result")
+                return Finding(sent.params, ops[: i + 1], wants[: i + 1], line.mismatch, "result")
             if self.state and go_states[i] != states[i]:
                 detail = f"model {states[i]}, runtime {go_states[i]}"
                 mismatch = Mismatch(line.op.line, line.op, line.expected, line.got, "the hidden state differs")
-                return Finding(params, ops[: i + 1], wants[: i + 1], mismatch, "state", detail)
+                return Finding(sent.params, ops[: i + 1], wants[: i + 1], mismatch, "state", detail)
         return None
 
 
-class _WithState:
-    """A GoImpl whose batches also fetch the runtime's hidden state after every op (into `states`)."""
+STATE_PROBE = Op("go_state", {}, None, 0)  # the driver's probe of the hidden state, sent after every op with --state
+
+
+@dataclass
+class Sent:
+    """A stream on its way to the runtime: what was sent, and what the answers will be judged against."""
+
+    params: Params
+    ops: list[Op]
+    wants: list[Any]
+    states: list[Any]
+    impl: golive.GoImpl
+    sent: list[Op]
+
+
+class _Answered:
+    """The answers already received for a stream, behind the protocol, so the one lockstep loop judges them."""
 
     name = "go"
 
-    def __init__(self, impl: golive.GoImpl, states: list[Any]) -> None:
-        self.impl = impl
-        self.states = states
+    def __init__(self, answers: list[Answer]) -> None:
+        self.answers = answers
 
-    def apply(self, op: Op) -> Any:  # pragma: no cover - the campaign always batches
-        return self.impl.apply(op)
+    def apply(self, op: Op) -> Any:  # pragma: no cover - the loop always asks for the whole batch
+        raise NotImplementedError
 
     def apply_many(self, ops: list[Op]) -> list[Answer]:
-        got, states = self.impl.apply_with_state(ops)
-        self.states.extend(states)
-        return got
+        return self.answers[: len(ops)]
 
 
 def shrink(runner: Runner, finding: Finding, seconds: float) -> Finding:
@@ -304,6 +320,8 @@ class CampaignResult:
     shrink_candidates: int = 0
     reproduces: bool | None = None  # the written trace replays to a mismatch at its last line
     notes: list[str] = field(default_factory=list)
+    judge: str = "fast"  # who generated and judged the examples first (the model always decides a finding)
+    model_examples: int = 0  # examples the model generated and judged throughout
 
     @property
     def found(self) -> bool:
@@ -329,6 +347,9 @@ class CampaignResult:
             "crash": None if self.finding is None else self.finding.crashed,
             "reproduces": self.reproduces,
             "failure": None if self.finding is None else self.finding.describe(),
+            "judge": self.judge,
+            "model_examples": self.model_examples,
+            "notes": self.notes,
         }
 
 
@@ -336,13 +357,34 @@ def example_params(rng: random.Random, runtime: Params, variants: bool) -> Param
     """Mostly the runtime's own page sizes; with variants, sometimes others (substituted around scavenges)."""
     if not variants or rng.random() < 0.6:
         return runtime
-    phys = rng.choice([1, 2, 4, 8, 64])
-    huge = rng.choice([0, 8, 16, 64, 256, 512])
+    phys = rng.choice([1, 2, 4, 8, 16, 32, 64])  # every physical page size Go supports, in runtime pages
+    huge = rng.choice([0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512])  # none, or each power of two up to a chunk
     return Params(runtime.chunk_pages, phys, huge, 2)
 
 
-def _recorder(model: ModelImpl, states: list[Any]) -> Callable[[], None]:
-    return lambda: states.append(model_hidden_state(model))
+def _recorder(impl: ModelImpl | FastImpl, states: list[Any]) -> Callable[[], None]:
+    return lambda: states.append(hidden_state(impl.heap))
+
+
+def confirm(runner: Runner, finding: Finding, ops: list[Op], result: CampaignResult) -> Finding | None:
+    """The model's verdict on an example fast/ generated and the runtime failed.
+
+    The whole stream runs on the model; the runtime's answers are judged against the model's. A
+    Finding then is the runtime's. If the runtime agrees with the model, fast/ was wrong: that is
+    noted in the result (a bug of fast/, not of the runtime) and the campaign goes on.
+    """
+    stream = [(op.kind, dict(op.args)) for op in ops]
+    run = model_run(finding.params, stream, runner.state)
+    if run is None:
+        result.notes.append(f"example {result.examples - 1}: fast/ generated a line the model refuses")
+        return None
+    verdict = runner.compare(finding.params, run.ops, run.wants, run.states)
+    if verdict is None:
+        result.notes.append(
+            f"example {result.examples - 1}: fast/ differs from the model and the runtime at "
+            f"{finding.op.describe()} (a bug of fast/)"
+        )
+    return verdict
 
 
 def run_campaign(
@@ -357,51 +399,83 @@ def run_campaign(
     variants: bool = True,
     progress: Callable[[CampaignResult], None] | None = None,
     timeout: float = CAMPAIGN_TIMEOUT,
+    judge: str = "fast",
+    model_share: float = MODEL_SHARE,
 ) -> CampaignResult:
-    """Examples until the time or example budget is spent or one fails; a failure is shrunk and written."""
+    """Examples until the time or example budget is spent or one fails; a failure is shrunk and written.
+
+    judge "fast": fast/ generates and answers each example (the first-line judge); an example
+    the runtime fails is judged again by the model, which alone decides a finding, and a share
+    `model_share` of the examples is generated by the model throughout. judge "model": the model
+    generates every example (slower; the reference)."""
+    if judge not in JUDGES:
+        raise ValueError(f"judge must be one of {', '.join(JUDGES)}, not {judge!r}")
     runner = Runner(binary, state=state, timeout=timeout)
     runtime = runner.runtime_params()
     started = time.monotonic()
-    result = CampaignResult(label, 0.0, 0, 0, seed)
-    index = 0
-    while time.monotonic() - started < seconds and (max_examples is None or index < max_examples):
+    result = CampaignResult(label, 0.0, 0, 0, seed, judge=judge)
+    share = random.Random(f"go-fuzz-share:{seed}")
+
+    def generate(index: int) -> tuple[Generator, list[Any], bool]:
         rng = random.Random(f"go-fuzz:{seed}:{index}")
         params = example_params(rng, runtime, variants)
         length = rng.choice([20, 60, 150, 400, 1000])
-        model = ModelImpl(params)
+        by_model = judge == "model" or share.random() < model_share
+        impl: ModelImpl | FastImpl = ModelImpl(params) if by_model else FastImpl(params)
         states: list[Any] = []
-        gen = Generator(rng, params, runner.max_chunks, model, on_line=_recorder(model, states) if state else None)
+        record = _recorder(impl, states) if state else None
+        gen = Generator(rng, params, runner.max_chunks, impl, on_line=record, big_grows=not by_model)
         gen.run(length)
-        outcome = runner.compare(params, gen.ops, gen.wants, states)
+        return gen, states, by_model
+
+    def judge_example(index: int, gen: Generator, sent: Sent, by_model: bool) -> bool:
+        """Judge one example the runtime has run; True once a finding is shrunk and written."""
+        outcome = runner.finish(sent)
         result.examples += 1
-        if isinstance(outcome, Finding):
-            result.ops += outcome.index + 1
-            result.failing_example = index
-            result.ops_to_failure = result.ops
-            result.detect_seconds = time.monotonic() - started
-            result.original_ops = outcome.index + 1
-            before = runner.candidates
-            finding = shrink(runner, outcome, shrink_seconds)
-            result.shrink_candidates = runner.candidates - before
-            result.finding = finding
-            path = new_file(output_folder(out_dir, "failures folder"), f"go_{label}_seed{seed}_ex{index}")
-            path.write_text(finding.trace_text(), encoding="utf-8")
-            result.trace = path
-            result.trace_seconds = time.monotonic() - started
-            if finding.kind == "result":
-                # A seeded bug may also crash the runtime on its own heap, now and then: try thrice.
-                result.reproduces = False
-                for _ in range(3):
-                    again = replay(path, "go", options=ImplOptions(binary=binary))
-                    if again.mismatch is not None and again.mismatch.line == finding.op.line:
-                        result.reproduces = True
-                        break
+        result.model_examples += by_model
+        if isinstance(outcome, Finding) and not by_model:
+            outcome = confirm(runner, outcome, gen.ops, result)
+        if not isinstance(outcome, Finding):
+            result.ops += len(gen.ops)
+            if progress is not None:
+                result.seconds = time.monotonic() - started
+                progress(result)
+            return False
+        result.ops += outcome.index + 1
+        result.failing_example = index
+        result.ops_to_failure = result.ops
+        result.detect_seconds = time.monotonic() - started
+        result.original_ops = outcome.index + 1
+        before = runner.candidates
+        finding = shrink(runner, outcome, shrink_seconds)
+        result.shrink_candidates = runner.candidates - before
+        result.finding = finding
+        path = new_file(output_folder(out_dir, "failures folder"), f"go_{label}_seed{seed}_ex{index}")
+        path.write_text(finding.trace_text(), encoding="utf-8")
+        result.trace = path
+        result.trace_seconds = time.monotonic() - started
+        if finding.kind == "result":
+            # A seeded bug may also crash the runtime on its own heap, now and then: try thrice.
+            result.reproduces = False
+            for _ in range(3):
+                again = replay(path, "go", options=ImplOptions(binary=binary))
+                if again.mismatch is not None and again.mismatch.line == finding.op.line:
+                    result.reproduces = True
+                    break
+        return True
+
+    # A pipeline of two: the runtime runs example i while example i+1 is generated (two cores busy).
+    in_flight: tuple[int, Generator, Sent, bool] | None = None
+    index = 0
+    while time.monotonic() - started < seconds and (max_examples is None or index < max_examples):
+        gen, states, by_model = generate(index)
+        if in_flight is not None and judge_example(*in_flight):
+            in_flight = None
             break
-        result.ops += len(gen.ops)
+        in_flight = (index, gen, runner.start(gen.params, gen.ops, gen.wants, states), by_model)
         index += 1
-        if progress is not None:
-            result.seconds = time.monotonic() - started
-            progress(result)
+    if in_flight is not None:
+        judge_example(*in_flight)
     result.seconds = time.monotonic() - started
     return result
 

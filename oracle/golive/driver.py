@@ -224,7 +224,12 @@ def runtime_params(binary: Path, version: int = 2) -> Params:
 
 
 def op_line(op: Op) -> bytes:
-    return json.dumps({"op": op.kind, **op.args}).encode() + b"\n"
+    """The protocol line of an op (its fields are ints and bools: written directly, JSON all the same)."""
+    fields = "".join(
+        f', "{name}": {"true" if value is True else "false" if value is False else int(value)}'
+        for name, value in op.args.items()
+    )
+    return f'{{"op": "{op.kind}"{fields}}}\n'.encode()
 
 
 class GoImpl:
@@ -254,6 +259,7 @@ class GoImpl:
         self.server.session += 1
         self.session = self.server.session
         self.crashed: str | None = None
+        self._sent: str | None = None  # why the last start_many could not send, if it could not
 
     @property
     def runtime(self) -> dict[str, Any]:
@@ -276,13 +282,29 @@ class GoImpl:
 
     def apply_many(self, ops: Sequence[Op]) -> list[Answer]:
         """Run ops in one exchange (see the module comment for the answers)."""
+        self.start_many(ops)
+        return self.finish_many(ops)
+
+    def start_many(self, ops: Sequence[Op]) -> None:
+        """Send ops without waiting for the answers; finish_many(ops) collects them (the runtime works meanwhile)."""
+        self._sent = None
         if not ops:
-            return []
+            return
         try:
             server = self._live_server()
         except ImplementationFailed as e:
-            return [Crash(str(e))] * len(ops)
-        lines, died = server.child.exchange([op_line(op) for op in ops], self.timeout)
+            self._sent = str(e)
+            return
+        self._sent = server.child.send([op_line(op) for op in ops])
+
+    def finish_many(self, ops: Sequence[Op]) -> list[Answer]:
+        """The answers to the ops start_many sent."""
+        if not ops:
+            return []
+        if self._sent is not None:
+            return [Crash(self._sent)] * len(ops)
+        server = self.server
+        lines, died = server.child.receive(self.timeout)
         results: list[Answer] = []
         for op, line in zip(ops, lines, strict=False):
             try:

@@ -32,6 +32,12 @@ class FastImpl:
         except Exception as e:  # an internal check of fast/ failed: the line's answer is a failure
             raise ImplementationFailed(f"{type(e).__name__}: {e}") from e
 
+    def chunk_bits(self, chunk: int) -> int:
+        """A grown chunk's in-use bitmap as one int (page i of the chunk is bit i)."""
+        layout = self.heap.alloc_state.layout
+        block = self.heap.alloc_state.storage.blocks[chunk >> layout.log_chunks_per_block]
+        return block.read_alloc(chunk & layout.row_mask)
+
     def snapshot(self) -> State:
         return normalize(self.heap.state())
 

@@ -55,7 +55,7 @@ from model.pageheap import PageHeap
 from model.summary import pack
 from oracle.pagealloc.adapters import FastImpl
 from oracle.pagealloc.fuzz import CampaignConfig, run_campaign
-from oracle.pagealloc.generate import ChunkBits, ChurnGenerator, churn_size
+from oracle.pagealloc.generate import ChurnGenerator, churn_size
 from oracle.pagealloc.registry import create
 from oracle.pagealloc.trace import Params, dumps, read_header_and_ops
 
@@ -150,22 +150,12 @@ def time_summarize(nchunks: int, model_chunks: int, seed: int) -> tuple[Figure, 
     return Figure(model_seconds, model_chunks, note), Figure(fast_seconds, nchunks), agree
 
 
-def fast_chunk_bits(heap: FastPageHeap) -> ChunkBits:
-    """A chunk's in-use bitmap as one int, read from fast/'s storage."""
-    storage, layout = heap.alloc_state.storage, heap.alloc_state.layout
-
-    def bits(chunk: int) -> int:
-        return storage.blocks[chunk >> layout.log_chunks_per_block].read_alloc(chunk & layout.row_mask)
-
-    return bits
-
-
 def write_trace(path: Path, nops: int, seed: int) -> Params:
     """A trace of nops lines of the churn workload, answered by fast/ (so its expects are fast's)."""
     params = Params(512, 1, 256)
     impl = FastImpl(params)
     generator = ChurnGenerator(
-        random.Random(seed), params, impl, fast_chunk_bits(impl.heap), HEAP_BASE_CHUNK, 64 * GIB_CHUNKS, LIVE_CAP
+        random.Random(seed), params, impl, impl.chunk_bits, HEAP_BASE_CHUNK, 64 * GIB_CHUNKS, LIVE_CAP
     )
     generator.run(nops)
     path.write_text(dumps(params, list(zip(generator.ops, generator.wants, strict=True))), encoding="utf-8")

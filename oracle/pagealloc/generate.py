@@ -27,6 +27,7 @@ streams hammer a few kinds and reach states a uniform mix rarely does.
 
 from __future__ import annotations
 
+import bisect
 import random
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -66,16 +67,6 @@ def edge_runs(used: int, chunk_pages: int) -> tuple[int, int]:
     return start, end
 
 
-def model_chunk_bits(model: ModelImpl) -> ChunkBits:
-    """A chunk's in-use bitmap as one int, read from the model."""
-    state = model.heap.alloc_state
-
-    def bits(chunk: int) -> int:
-        return sum(w << (64 * i) for i, w in enumerate(state.alloc_bits(chunk)))
-
-    return bits
-
-
 class Generator:
     """One stream: random valid operations, each answered by `impl` (see the module comment)."""
 
@@ -92,6 +83,8 @@ class Generator:
         "scavenge_bg": 2,
         "next_gen": 1.5,
         "densify": 1,
+        "straddle": 0.7,
+        "root_grow": 0.15,
     }
 
     def __init__(
@@ -103,8 +96,11 @@ class Generator:
         chunk_bits: ChunkBits | None = None,
         on_line: Callable[[], None] | None = None,
         swarm: bool = True,
+        big_grows: bool = True,
     ) -> None:
-        """impl answers every line (default: a fresh model); chunk_bits reads its bitmaps (default: the model's).
+        """impl answers every line (default: a fresh model); chunk_bits reads its bitmaps (default: impl.chunk_bits).
+
+        big_grows False leaves out grows of a whole root entry (seconds of work for the model).
 
         on_line, if given, runs after every line (the campaign records the model's hidden state there).
         """
@@ -115,16 +111,16 @@ class Generator:
             impl = ModelImpl(params)
         self.impl = impl
         if chunk_bits is None:
-            assert isinstance(impl, ModelImpl), "chunk_bits is needed for an implementation other than the model"
-            chunk_bits = model_chunk_bits(impl)
+            chunk_bits = impl.chunk_bits  # type: ignore[attr-defined]  # the model and fast/ both have it
         self.chunk_bits = chunk_bits
         self.on_line = on_line
         self.max_chunks = max_chunks
         self.cap = rng.choice([1, 2, 3, 4, 6, 8, 12, 16])
         self.ops: list[Op] = []
         self.wants: list[Outcome | None] = []
-        self.grown: set[int] = set()
-        self.live: list[tuple[int, int]] = []
+        self.chunks: list[int] = []  # the grown chunks in order (a heap may hold a whole root entry of them)
+        self.live: list[tuple[int, int]] = []  # allocations handed out and not freed: (page, npages)
+        self.in_use = 0  # pages handed out and not freed: the sum of live's counts, kept as it changes
         self.caches: dict[int, tuple[int | None, int]] = {}  # id -> (base, free pages)
         if swarm:
             self.weights = {k: w * rng.choice([0.0, 0.3, 1.0, 1.0, 2.0, 4.0]) for k, w in self.BASE_WEIGHTS.items()}
@@ -133,6 +129,8 @@ class Generator:
             self.weights["grow"] = max(self.weights["grow"], 0.5)
         else:
             self.weights = dict(self.BASE_WEIGHTS)
+        if not big_grows:
+            self.weights.pop("root_grow", None)
         self.rules: dict[str, Callable[[], None]] = {
             "grow": self.grow,
             "alloc": self.alloc,
@@ -146,12 +144,14 @@ class Generator:
             "scavenge_bg": self.scavenge_bg,
             "next_gen": self.next_gen,
             "densify": self.densify,
+            "straddle": self.straddle,
+            "root_grow": self.root_grow,
         }
 
     def run(self, length: int) -> None:
         kinds = list(self.weights)
         weights = [self.weights[k] for k in kinds]
-        while not self.grown:
+        while not self.chunks:
             self.grow()
         while len(self.ops) < length:
             self.rules[self.rng.choices(kinds, weights)[0]]()
@@ -164,9 +164,14 @@ class Generator:
         if self.on_line is not None:
             self.on_line()
         if kind == "grow":
-            self.grown.update(range(args["chunk"], args["chunk"] + args["nchunks"]))
+            new = range(args["chunk"], args["chunk"] + args["nchunks"])
+            at = bisect.bisect_left(self.chunks, args["chunk"])
+            self.chunks[at:at] = new
+        elif kind == "free":
+            self.in_use -= args["npages"]
         elif kind in ("alloc", "cache_alloc") and want is not None and want["page"] is not None:
             self.live.append((want["page"], args["npages"]))
+            self.in_use += args["npages"]
             if kind == "cache_alloc":
                 base, free = self.caches[args["cache"]]
                 taken = ((1 << args["npages"]) - 1) << (want["page"] - (base or 0))
@@ -181,7 +186,7 @@ class Generator:
 
     def free_pages(self) -> int:
         held = sum(free.bit_count() for _, free in self.caches.values())
-        return len(self.grown) * self.params.chunk_pages - sum(n for _, n in self.live) - held
+        return len(self.chunks) * self.params.chunk_pages - self.in_use - held
 
     def alloc_size(self) -> int:
         cp, free = self.params.chunk_pages, max(self.free_pages(), 1)
@@ -189,14 +194,16 @@ class Generator:
         if r < 0.5:
             return self.rng.randint(1, 8)
         if r < 0.75:
-            return self.rng.choice([9, 16, 31, 63, 64, 65, 127, 128, 129, cp - 1, cp, cp + 1, 2 * cp, 2 * cp + 3])
+            return self.rng.choice(
+                [9, 16, 31, 63, 64, 65, 127, 128, 129, 192, 256, cp - 1, cp, cp + 1, 2 * cp, 2 * cp + 3]
+            )
         if r < 0.85:
             return self.rng.randint(1, free + 1)
-        if r < 0.92 or not self.grown:
+        if r < 0.92 or not self.chunks:
             return self.rng.choice([free, free + 1, max(free // 2, 1)])
         # Exactly the length of a free run of a chunk, or one page more: the boundary cases of every
         # search (a run one page short of the request, before one that fits, in the same chunk).
-        chunk = self.rng.choice(sorted(self.grown))
+        chunk = self.rng.choice(self.chunks)
         used = self.chunk_bits(chunk)
         runs = free_runs(used, cp)
         start, end = edge_runs(used, cp)
@@ -206,11 +213,11 @@ class Generator:
     # Rules.
 
     def grow(self) -> None:
-        room = self.cap - len(self.grown)
+        room = self.cap - len(self.chunks)
         if room <= 0:
             return
         k = min(room, self.rng.choice([1, 1, 1, 2, 3, 4]))
-        lowest, highest = (min(self.grown), max(self.grown)) if self.grown else (0, -1)
+        lowest, highest = (self.chunks[0], self.chunks[-1]) if self.chunks else (0, -1)
         place = self.rng.choices(
             ["above", "gap", "below", "zero", "root_boundary", "near", "far"], [6, 3, 2, 1, 1, 2, 0.3]
         )[0]
@@ -223,7 +230,7 @@ class Generator:
             "near": self.rng.randint(0, 3 * ROOT_ENTRY_CHUNKS),
             "far": self.rng.randint(0, self.max_chunks - k),
         }[place]
-        if chunk < 0 or chunk + k > self.max_chunks or any(c in self.grown for c in range(chunk, chunk + k)):
+        if chunk < 0 or chunk + k > self.max_chunks or self.any_grown(chunk, k):
             return
         self.emit("grow", chunk=chunk, nchunks=k)
 
@@ -252,7 +259,7 @@ class Generator:
             return
         i = self.rng.randrange(len(self.live))
         _, n = self.live[i]
-        mode = self.rng.choice(["whole", "whole", "prefix", "suffix", "middle", "one"]) if n > 1 else "whole"
+        mode = self.rng.choice(["whole", "whole", "prefix", "suffix", "middle", "one", "words"]) if n > 1 else "whole"
         if mode == "whole":
             self.free_part(i, 0, n)
         elif mode == "prefix":
@@ -263,6 +270,18 @@ class Generator:
         elif mode == "middle":
             lo = self.rng.randint(0, n - 1)
             self.free_part(i, lo, self.rng.randint(1, n - lo))
+        elif mode == "words" and n >= 64:
+            # Whole 64-page words of the bitmap, starting on a word boundary: the word-at-a-time paths
+            # of setting and clearing ranges.
+            page = self.live[i][0]
+            first = (-page) % 64
+            words = (n - first) // 64
+            if words == 0:
+                self.free_part(i, 0, n)
+                return
+            start = first + 64 * self.rng.randrange(words)
+            count = 64 * self.rng.randint(1, (n - start) // 64)
+            self.free_part(i, start, count)
         else:
             self.free_part(i, self.rng.randrange(n), 1)
 
@@ -296,7 +315,7 @@ class Generator:
             self.emit("cache_flush", cache=self.rng.choice(sorted(self.caches)))
 
     def span(self) -> int:
-        return max(self.grown) - min(self.grown) + 1 if self.grown else 0
+        return self.chunks[-1] - self.chunks[0] + 1 if self.chunks else 0
 
     def scavenge_size(self) -> int:
         p = self.params
@@ -313,6 +332,58 @@ class Generator:
 
     def next_gen(self) -> None:
         self.emit("next_gen")
+
+    def fresh_block(self, nchunks: int, align: int) -> int | None:
+        """The first chunk of `nchunks` ungrown chunks at an `align`-aligned chunk just above the heap, if room."""
+        highest = self.chunks[-1] if self.chunks else -1
+        start = (highest + 1 + align - 1) // align * align + align * self.rng.choice([0, 0, 1])
+        if start + nchunks > self.max_chunks or self.any_grown(start, nchunks):
+            return None
+        return start
+
+    def any_grown(self, chunk: int, nchunks: int) -> bool:
+        """Whether a chunk of [chunk, chunk+nchunks) is grown."""
+        at = bisect.bisect_left(self.chunks, chunk)
+        return at < len(self.chunks) and self.chunks[at] < chunk + nchunks
+
+    def straddle(self) -> None:
+        """A free run across two chunk boundaries with a wholly free chunk inside, in one aligned block of
+        8 chunks, with a longer run later in the same block, then a request just longer than the first run.
+
+        The tree's descent enters the block for the later run and scans its chunks in order: the first
+        run (end of one chunk, a whole chunk, start of the next) is summed entry by entry, and only an
+        exact sum tells that it is too short. Right after, sometimes, the same request without the later
+        run (it must fail).
+        """
+        cp = self.params.chunk_pages
+        fan = 8
+        block = self.fresh_block(fan, fan)
+        if block is None:
+            return
+        self.emit("grow", chunk=block, nchunks=fan)
+        want = self.emit("alloc", npages=fan * cp)
+        if want is None or want["page"] != block * cp:
+            return  # it went elsewhere (a lower run was long enough): the stream is still valid
+        i = len(self.live) - 1
+        k = self.rng.choice([0, 1, 2])  # the first run: end of chunk k, all of k+1, start of k+2
+        a, c = self.rng.randint(1, cp - 1), self.rng.randint(1, cp - 1)
+        while a + c > 2 * cp - 2:
+            a, c = max(1, a // 2), max(1, c // 2)
+        d = self.rng.randint(1, min(cp, 3 * cp - (a + cp + c)))
+        # Free the later run (the last three chunks), then the first run; what stays live is split off.
+        self.free_part(i, (fan - 3) * cp, 3 * cp)
+        i = next(j for j, (p, _) in enumerate(self.live) if p == block * cp)
+        self.free_part(i, (k + 1) * cp - a, a + cp + c)
+        self.emit("alloc", npages=a + cp + c + d)
+
+    def root_grow(self) -> None:
+        """A whole root entry of chunks (16 GiB on amd64), so a root summary is fully free."""
+        chunk = self.fresh_block(ROOT_ENTRY_CHUNKS, ROOT_ENTRY_CHUNKS)
+        if chunk is None:
+            return
+        self.emit("grow", chunk=chunk, nchunks=ROOT_ENTRY_CHUNKS)
+        if self.rng.random() < 0.5:
+            self.emit("alloc", npages=self.rng.choice([1, self.params.chunk_pages * ROOT_ENTRY_CHUNKS // 2]))
 
     def densify(self) -> None:
         """Leave a chunk with about the scavenger's density threshold (31/32) of its pages in use and
@@ -382,7 +453,7 @@ class ChurnGenerator(Generator):
 
     def grow(self) -> None:
         k = self.rng.choice([1, 4, 64, 1024])
-        if len(self.grown) + k > self.cap:
+        if len(self.chunks) + k > self.cap:
             return
         self.emit("grow", chunk=self.next_chunk, nchunks=k)
         self.next_chunk += k + self.rng.choice([0, 0, 0, 3])

@@ -28,7 +28,7 @@ judged in order, so the first mismatch is the same as one line at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from enum import Enum
 
 import attrs
@@ -124,11 +124,13 @@ def run(
     judge_model: ModelImpl | None,
     expect: Expect = Expect.TRACE,
     batch: int = 1,
+    expects: Sequence[Answer] | None = None,
 ) -> Iterator[Line]:
     """Judge every line of ops on target (see the module comment). The caller stops when it has seen enough.
 
     judge_model: the model, run first on each line (None only with Expect.TRACE, for lines known valid).
-    When target is the judge model itself, each line runs once.
+    When target is the judge model itself, each line runs once. expects, if given, are the expected
+    answers line by line (instead of the lines' own expects), for streams whose answers are known.
     """
     if judge_model is None and expect is Expect.MODEL:
         raise ValueError("Expect.MODEL needs the model")
@@ -141,7 +143,12 @@ def run(
             yield Line(op, expected, got, judge(op, expected, got))
         pending.clear()
 
-    for op in ops:
+    for k, op in enumerate(ops):
+        if expects is not None:
+            pending.append((op, expects[k]))
+            if len(pending) >= batch:
+                yield from flush()
+            continue
         wanted: Answer = None
         if judge_model is not None:
             try:

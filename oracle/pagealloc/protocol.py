@@ -180,3 +180,7 @@ class ModelImpl:
             self.grown = total
             return outcome
         return apply_to_heap(self.heap, op)
+
+    def chunk_bits(self, chunk: int) -> int:
+        """A grown chunk's in-use bitmap as one int (page i of the chunk is bit i)."""
+        return sum(w << (64 * i) for i, w in enumerate(self.heap.alloc_state.alloc_bits(chunk)))

@@ -61,8 +61,10 @@ def model_state(heap: PageHeap) -> State:
     )
 
 
-def hidden_state(heap: PageHeap) -> dict[str, Any]:
+def hidden_state(heap: Any) -> dict[str, Any]:
     """The search hint and the scavenge cursors with their marks, in the live driver's go_state form.
+
+    heap: the model's PageHeap or fast's FastPageHeap (the same attribute names).
 
     Results alone would not show a wrong hint (the hint only speeds up search), so the conformance
     traces and the go campaign compare these directly with the runtime's.
