@@ -63,11 +63,6 @@ class Span:
     def slot_addr(self, index: int) -> int:
         return self.base_addr + index * self.slot_bytes
 
-    def index_of(self, addr: int) -> int | None:
-        """The slot holding address `addr`, or None past the last slot (Go: objIndex)."""
-        index = (addr - self.base_addr) // self.slot_bytes
-        return index if 0 <= index < self.nelems else None
-
     def free_index(self) -> int | None:
         """The lowest free slot (Go: nextFreeIndex from freeindex 0), or None when the span is full."""
         free = ~self.alloc_bits & ((1 << self.nelems) - 1)

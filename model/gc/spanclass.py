@@ -9,7 +9,7 @@ times two, plus one when the objects are *noscan*:
 An object is noscan when its type has no pointers, or when it has no type
 at all (raw memory). A noscan span is never scanned by the collector: its
 objects are marked, never queued, never scanned (model.gc.mark). This one
-bit is the "noscan optimisation" of the seeds.
+bit is Go's "noscan" optimisation.
 
 How an allocation of `size` bytes is placed (Go: mallocgc and the
 mallocgc* helpers it dispatches to, malloc.go; mcache.allocLarge):

@@ -18,6 +18,7 @@ All of it raises oracle.common.errors.TraceError with the line number.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from oracle.common.errors import TraceError, UsageError
 MAX_INT_DIGITS = 40  # far above any 64-bit count or page number
 MAX_DEPTH = 64
 MAX_LINE_BYTES = 1 << 24
+MAX_DOCUMENT_BYTES = 1 << 30  # a whole multi-line document (a heap snapshot)
 
 
 class _Refused(ValueError):
@@ -96,6 +98,43 @@ def loads(text: str, line: int, what: str = "") -> Any:
         raise TraceError(line, f"{prefix}{e}") from None
     except RecursionError:
         raise TraceError(line, f"{prefix}JSON nested too deep") from None
+
+
+def loads_document(text: str, what: str = "") -> Any:
+    """One JSON value spread over any number of lines, as strictly as loads(); errors name their line.
+
+    A syntax error is placed by the decoder; a refused value (a duplicate key, NaN, a huge integer)
+    at the line of its first occurrence in the text.
+    """
+    prefix = f"{what}: " if what else ""
+    if len(text) > MAX_DOCUMENT_BYTES:
+        raise TraceError(1, f"{prefix}document of {len(text):,} characters (at most {MAX_DOCUMENT_BYTES:,})")
+    for number, line in iter_lines(text):
+        if "\r" in line:
+            raise TraceError(number, f"{prefix}a carriage return inside the line (lines end with a newline)")
+    body = text.replace("\r\n", "\n")
+    if body.count("[") + body.count("{") > MAX_DEPTH and not _depth_ok(body):
+        raise TraceError(1, f"{prefix}JSON nested deeper than {MAX_DEPTH} levels")
+    try:
+        return _DECODER.decode(body)
+    except json.JSONDecodeError as e:
+        raise TraceError(e.lineno, f"{prefix}not valid JSON: {e.msg} at column {e.colno}") from None
+    except _Refused as e:
+        raise TraceError(_line_of_refusal(body, str(e)), f"{prefix}{e}") from None
+    except RecursionError:
+        raise TraceError(1, f"{prefix}JSON nested too deep") from None
+
+
+def _line_of_refusal(text: str, message: str) -> int:
+    """Where a refused value stands: the second occurrence of a duplicate key, else the first bad token."""
+    if message.startswith("duplicate key "):
+        key = message.removeprefix("duplicate key ")
+        spots = [m.start() for m in re.finditer(re.escape(key) + r"\s*:", text)]
+        at = spots[1] if len(spots) > 1 else (spots[0] if spots else 0)
+    else:
+        found = re.search(r"NaN|-?Infinity|\d{" + str(MAX_INT_DIGITS + 1) + ",}", text)
+        at = found.start() if found else 0
+    return text.count("\n", 0, at) + 1
 
 
 def loads_object(text: str, line: int, what: str = "") -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any
 from model.gc.results import HeapSpec, HeapSpecError, ObjectId, ObjectSpec, check_id
 from oracle.common import jsonlines
 from oracle.common.errors import InputError, TraceError
-from oracle.common.jsonlines import is_int, iter_lines, read_text
+from oracle.common.jsonlines import is_int, read_text
 
 FORMAT_NAME = "gc"
 VERSION = 1
@@ -100,33 +100,11 @@ def parse(doc: object) -> HeapSpec:
 
 
 def _document(text: str) -> Any:
-    """The one JSON value of a snapshot's text (one line or many), read strictly."""
-    numbered = list(iter_lines(text))  # a CRLF line end counts as a newline
-    for number, line in numbered:
-        if "\r" in line:
-            raise SnapshotError(f"line {number}: a carriage return inside the line (lines end with a newline)")
-    doc = "\n".join(line for _, line in numbered)
+    """The one JSON value of a snapshot's text (one line or many), read strictly, errors at their line."""
     try:
-        return jsonlines.loads(doc, 1)
+        return jsonlines.loads_document(text)
     except TraceError as e:
-        raise SnapshotError(_located(doc, e)) from None
-
-
-def _located(doc: str, error: TraceError) -> str:
-    """The error at its line: jsonlines reads one line, so in a longer document find a syntax error's own line.
-
-    Other refusals (a duplicate key, NaN, a huge integer, deep nesting) are
-    named without a line there.
-    """
-    if "\n" not in doc:
-        return str(error)
-    try:
-        json.loads(doc)
-    except json.JSONDecodeError as e:
-        return f"line {e.lineno}: not valid JSON: {e.msg} at column {e.colno}"
-    except (ValueError, RecursionError):
-        pass
-    return error.message
+        raise SnapshotError(str(e)) from None
 
 
 def loads(text: str) -> HeapSpec:

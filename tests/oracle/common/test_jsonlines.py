@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from oracle.common.errors import TraceError, UsageError
-from oracle.common.jsonlines import MAX_DEPTH, iter_lines, loads, loads_object, read_lines
+from oracle.common.jsonlines import (
+    MAX_DEPTH,
+    MAX_LINE_BYTES,
+    iter_lines,
+    loads,
+    loads_document,
+    loads_object,
+    read_lines,
+)
 
 
 @pytest.mark.parametrize(
@@ -51,3 +59,24 @@ def test_files(tmp_path: Path) -> None:
         read_lines(tmp_path)
     with pytest.raises(UsageError, match="no such file"):
         read_lines(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "message"),
+    [
+        ('{\n  "a": 1,\n  "a": 2\n}', 3, 'duplicate key "a"'),
+        ('{\n  "a": [1,\n  2,,]\n}', 3, "not valid JSON"),
+        ('{\n\n  "b": NaN}', 3, "NaN"),
+        ('{"a":\n' + "1" * 50 + "}", 2, "50 digits"),
+        ('{"a": 1,\r "b": 2}', 1, "carriage return"),
+    ],
+)
+def test_documents_over_many_lines_name_the_line(text: str, line: int, message: str) -> None:
+    with pytest.raises(TraceError, match=message) as info:
+        loads_document(text)
+    assert info.value.line == line
+
+
+def test_a_large_document_is_read() -> None:
+    doc = "[" + ",\n".join(str(i) for i in range(1_000_000)) + "]"
+    assert len(doc) > MAX_LINE_BYTES // 4 and loads_document(doc)[-1] == 999_999
