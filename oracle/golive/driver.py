@@ -7,7 +7,7 @@ cache in ``mpagecache.go``, the scavenger and its index in
 ``mgcscavenge.go``) is reachable only from package runtime's own tests. So,
 as the trace generator does (oracle.golive.tracegen), this adapter adds a
 driver to package runtime's test build with ``go test -overlay``; GOROOT is
-never modified. Three files from ``oracle/golive/go/`` are overlaid:
+never modified. Four files from ``oracle/golive/go/`` are overlaid:
 
 * ``tracegen_export_test.go`` and ``live_export_test.go`` (package runtime):
   an empty test-mode allocator, a locked grow, the live page sizes, forced
@@ -15,7 +15,18 @@ never modified. Three files from ``oracle/golive/go/`` are overlaid:
   world stopped), nextGen, the hidden state, and read-only validity checks;
 * ``live_main_test.go`` (package runtime_test): ``TestPageAllocLive``, which
   speaks the oracle's subprocess protocol (oracle.pagealloc.subprocess) on
-  stdin and stdout when ``PAGEALLOC_LIVE`` is set.
+  stdin and stdout when ``PAGEALLOC_LIVE`` is set, calling its allocator
+  through ``live_alloc_test.go`` (which passes the calls on; the
+  systematic-mutant build of oracle.golive.systematic replaces it with a
+  version that gates them).
+
+Mutant selection. A binary with every systematic mutant compiled in
+(oracle.golive.systematic) picks one at start-up from ``PAGEALLOC_MUTANT``.
+``mutant_binary(binary, k)`` names such a binary with mutant k selected: a
+symbolic link to it, whose name ends in ``.mutant-K``; a server started from
+that path gets ``PAGEALLOC_MUTANT=K`` (any other path gets 0, no mutant).
+So a selected mutant is just another binary path to every caller (a
+campaign, replay), and each has its own server; ``close_server`` ends one.
 
 The overlay also removes package runtime's other external test files
 (``package runtime_test``) from the build, so the binary links only what the
@@ -58,6 +69,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,8 +85,10 @@ from oracle.pagealloc.trace import OPS_WITH_RESULT, Op, Outcome, Params, header_
 
 HERE = Path(__file__).resolve().parent
 GO_DIR = HERE / "go"
-OVERLAY_FILES = ("tracegen_export_test.go", "live_export_test.go", "live_main_test.go")
+OVERLAY_FILES = ("tracegen_export_test.go", "live_export_test.go", "live_main_test.go", "live_alloc_test.go")
 LIVE_ENV = "PAGEALLOC_LIVE"
+MUTANT_ENV = "PAGEALLOC_MUTANT"
+MUTANT_SUFFIX = re.compile(r"\.mutant-(\d+)$")
 TEST_NAME = "TestPageAllocLive"
 DEFAULT_TIMEOUT = 30.0  # seconds one answer may take before the runtime counts as hung
 START_ATTEMPTS = 3  # a mutated runtime may crash on its own heap; so many fresh processes are tried
@@ -144,6 +158,25 @@ def driver_binary(goroot: str | None = None, mutation: Mutation | None = None) -
     return _binaries[key]
 
 
+def mutant_binary(binary: Path, mutant: int) -> Path:
+    """The path that runs `binary` with systematic mutant `mutant` selected (0: none); see the module comment."""
+    folder = binary.parent / "mutants"
+    folder.mkdir(exist_ok=True)
+    link = folder / f"{binary.name}.mutant-{mutant}"
+    if not link.is_symlink() or os.readlink(link) != str(binary):
+        temporary = folder / f".{link.name}.{os.getpid()}"
+        temporary.unlink(missing_ok=True)
+        temporary.symlink_to(binary)
+        os.replace(temporary, link)  # atomic: another process may be making the same link
+    return link
+
+
+def mutant_of(binary: Path) -> int:
+    """The systematic mutant a binary path selects (0: none)."""
+    found = MUTANT_SUFFIX.search(binary.name)
+    return int(found.group(1)) if found else 0
+
+
 # ---- the running driver ----
 
 
@@ -171,7 +204,7 @@ class GoServer:
             [str(binary), f"-test.run=^{TEST_NAME}$", "-test.count=1", "-test.timeout=0"],
             f"the Go runtime ({binary.name})",
             timeout=timeout,
-            env={**os.environ, LIVE_ENV: "1"},
+            env={**os.environ, LIVE_ENV: "1", MUTANT_ENV: str(mutant_of(binary))},
             cwd=self.workdir.name,
             skip=_chatter,
             headline=_fatal_line,
@@ -212,6 +245,13 @@ def server_for(binary: Path, timeout: float = DEFAULT_TIMEOUT) -> GoServer:
             if attempt == START_ATTEMPTS - 1:
                 raise
     raise AssertionError("unreachable")
+
+
+def close_server(binary: Path) -> None:
+    """End the server of a binary, if one runs (a systematic run ends each mutant's)."""
+    server = _servers.pop(binary, None)
+    if server is not None:
+        server.close()
 
 
 def runtime_params(binary: Path, version: int = 2) -> Params:

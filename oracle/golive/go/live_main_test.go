@@ -66,11 +66,11 @@ type lvMsg struct {
 }
 
 type lvSession struct {
-	pa         *runtime.PageAlloc
+	pa         lvAlloc // the allocator, through live_alloc_test.go (a mutant build gates its calls)
 	base       uintptr
 	maxChunks  int64 // trace chunks [0, maxChunks) exist in the runtime's address space
 	version    int64
-	caches     map[int64]*runtime.PageCache
+	caches     map[int64]*lvCache
 	grown      bool // FreePageAlloc needs at least one grow
 	override   bool
 	phys, huge uintptr
@@ -119,7 +119,7 @@ func (d *lvDriver) reset() {
 			// FreePageAlloc expects mapped summaries; the heap is discarded anyway.
 			d.s.pa.TraceGenGrow(d.s.base, uintptr(runtime.PallocChunkPages)*runtime.PageSize)
 		}
-		runtime.FreePageAlloc(d.s.pa)
+		runtime.FreePageAlloc(d.s.pa.PageAlloc)
 		d.s = nil
 	}
 }
@@ -312,11 +312,11 @@ func (d *lvDriver) header(m *lvMsg) {
 	}
 	rtHuge := int64(d.hugeRT / runtime.PageSize)
 	s := &lvSession{
-		pa:        runtime.TraceGenNewPageAlloc(),
+		pa:        lvNewAlloc(),
 		base:      runtime.PageBase(runtime.BaseChunkIdx, 0),
 		maxChunks: int64(runtime.LiveChunkLimit()) - int64(runtime.BaseChunkIdx),
 		version:   *m.Version,
-		caches:    map[int64]*runtime.PageCache{},
+		caches:    map[int64]*lvCache{},
 		override:  phys != rtPhys || huge != rtHuge,
 		phys:      uintptr(phys) * runtime.PageSize,
 		huge:      uintptr(huge) * runtime.PageSize,
