@@ -7,23 +7,31 @@ the go found — and passes it down as an argument.
 
   gen-go-traces  record conformance traces from the runtime (oracle.golive.tracegen)
   go-fuzz        a campaign of the model against the runtime (oracle.golive.campaign)
-  go-mutants     seeded runtime bugs, each hunted by a campaign (oracle.golive.mutants)
+  go-mutants     seeded runtime bugs, each hunted by a campaign (oracle.golive.mutants);
+                 --systematic: generated single-point mutants, against the campaign
+                 and Go's own tests, a kill-rate report (oracle.golive.systematic)
   go-bench       ops/s of the live adapter and of replay against it (oracle.golive.bench)
 
 Exit codes: 0 nothing differed, 1 a difference (or a mutant not found),
 2 bad usage, no Go toolchain, or a mutant that does not apply or compile.
+go-mutants --systematic exits 0 once its report is out (the report is the
+result; survivors are findings about the oracle, not failures), 2 on bad
+usage or when its build or pristine check fails.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from oracle.common.cli import Parser, count, positive_seconds, run_command, seconds
 from oracle.common.errors import EXIT_BAD_INPUT
-from oracle.golive import bench, campaign, mutants, tracegen
+from oracle.golive import bench, campaign, mutants, systematic, tracegen
 from oracle.golive.driver import build_driver
 from oracle.golive.toolchain import GoBuildFailed, find_toolchain
 
@@ -112,21 +120,47 @@ def go_fuzz(argv: list[str]) -> int:
 def go_mutants(argv: list[str]) -> int:
     parser = Parser(
         prog="python -m oracle go-mutants",
-        description="Apply seeded bugs to the runtime's page allocator and check that the go campaign finds them.",
+        description="Apply seeded bugs to the runtime's page allocator and check that the go campaign finds them; "
+        "with --systematic, every single-point mutant of its sources, against the campaign and Go's own tests.",
     )
     parser.add_argument("names", nargs="*", metavar="NAME", help="mutants to run (default: all)")
-    parser.add_argument("--seconds", type=seconds, default=60.0, help="campaign time per mutant (default: %(default)s)")
+    parser.add_argument("--seconds", type=seconds, default=None,
+                        help=f"campaign time per mutant (default: 60, or {systematic.DEFAULT_SECONDS:g} with "
+                        "--systematic)")
     parser.add_argument("--seed", type=count(0), default=1, help="campaign seed (default: %(default)s)")
-    parser.add_argument("--shrink-seconds", type=seconds, default=20.0, help="time for shrinking each failure")
-    parser.add_argument("--out", type=Path, default=campaign.DEFAULT_OUT, help="where failing traces go")
+    parser.add_argument("--shrink-seconds", type=seconds, default=None,
+                        help=f"time for shrinking each failure (default: 20, or {systematic.DEFAULT_SHRINK_SECONDS:g}"
+                        " with --systematic)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="where failing traces go (default: failures; with --systematic, a temporary folder)")
     _goroot_option(parser)
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
     parser.add_argument("--check", action="store_true", help="check every pattern and build every mutant, no fuzzing")
-    parser.add_argument("--json", action="store_true", help="print one JSON object per mutant")
+    parser.add_argument("--json", action="store_true", help="print one JSON object per mutant (--systematic: one "
+                        "report object; progress goes to stderr)")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each campaign's failure as it is found")
+    group = parser.add_argument_group("systematic mutants (the exit status is 0 once the report is out)")
+    group.add_argument("--systematic", action="store_true",
+                       help="generated single-point mutants of mpagealloc.go, mpallocbits.go, mpagecache.go and "
+                       "mgcscavenge.go, all in one build, each against the campaign and Go's page-allocator tests")
+    group.add_argument("--file", action="append", default=[], metavar="F", help="only this file's mutants (repeatable)")
+    group.add_argument("--func", action="append", default=[], metavar="NAME",
+                       help="only mutants in this function, Type.method or a bare name (repeatable)")
+    group.add_argument("--id", action="append", default=[], type=count(1), metavar="K",
+                       help="only mutant K (repeatable)")
+    group.add_argument("--sample", type=count(1), default=None, metavar="N",
+                       help="a random sample of N of the chosen mutants, drawn with --seed")
     args = parser.parse_args(argv)
+    systematic_only = [flag for flag, value in (("--file", args.file), ("--func", args.func), ("--id", args.id),
+                                                ("--sample", args.sample)) if value]
+    if args.systematic and args.names:
+        parser.error("--systematic runs generated mutants; seeded mutants by NAME are for the default mode")
+    if not args.systematic and systematic_only:
+        parser.error(f"{systematic_only[0]} needs --systematic")
 
     def body() -> int:
+        if args.systematic:
+            return _systematic(args)
         if args.list:
             for m in mutants.MUTANTS:
                 print(f"{m.name:<30} {m.file:<15} {m.bug}")
@@ -140,10 +174,37 @@ def go_mutants(argv: list[str]) -> int:
             return EXIT_BAD_INPUT
         if args.check:
             return mutants.check_builds(tc, chosen)
-        return mutants.hunt_all(chosen, tc, args.seconds, args.seed, args.out, args.shrink_seconds, args.json,
-                                args.verbose)
+        return mutants.hunt_all(chosen, tc, 60.0 if args.seconds is None else args.seconds, args.seed,
+                                args.out or campaign.DEFAULT_OUT, 20.0 if args.shrink_seconds is None
+                                else args.shrink_seconds, args.json, args.verbose)
 
     return run_command("go-mutants", body)
+
+
+def _systematic(args: argparse.Namespace) -> int:
+    """go-mutants --systematic: build once, then the report (oracle.golive.systematic)."""
+    tc = find_toolchain(goroot_of(args.goroot))
+    binary, catalog = systematic.ensure_built(tc, verbose=args.verbose)
+    chosen = systematic.sample(systematic.select(catalog, args.file, args.func, args.id), args.sample, args.seed)
+    if args.check:
+        print(systematic.describe_catalog(catalog))
+        return 0
+    if args.list:
+        for m in chosen:
+            print(f"#{m.id:<5} {m.where:<20} {m.func:<36} {m.op:<16} {m.describe()}")
+        return 0
+    secs = systematic.DEFAULT_SECONDS if args.seconds is None else args.seconds
+    shrink = systematic.DEFAULT_SHRINK_SECONDS if args.shrink_seconds is None else args.shrink_seconds
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="go-mutants-") as tmp:
+        rows = systematic.run(tc, chosen, catalog, binary, secs, args.seed, args.out or Path(tmp), shrink,
+                              sys.stderr if args.json else sys.stdout)
+    elapsed = time.monotonic() - started
+    if args.json:
+        print(json.dumps(systematic.report_json(rows, catalog, secs, args.seed, elapsed)))
+    else:
+        print(systematic.format_report(rows, catalog, secs, args.seed, elapsed))
+    return 0
 
 
 def go_bench(argv: list[str]) -> int:
