@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from oracle.common.cli import Parser, count, positive_seconds, run_command, seconds
-from oracle.common.errors import EXIT_BAD_INPUT
+from oracle.common.errors import EXIT_BAD_INPUT, UsageError
 from oracle.golive import bench, campaign, mutants, systematic, tracegen
 from oracle.golive.driver import build_driver
 from oracle.golive.toolchain import GoBuildFailed, find_toolchain
@@ -150,9 +150,11 @@ def go_mutants(argv: list[str]) -> int:
                        help="only mutant K (repeatable)")
     group.add_argument("--sample", type=count(1), default=None, metavar="N",
                        help="a random sample of N of the chosen mutants, drawn with --seed")
+    group.add_argument("--report", type=Path, default=None, metavar="JSON",
+                       help="print the report of an earlier --json run again, with the survivors classified afresh")
     args = parser.parse_args(argv)
     systematic_only = [flag for flag, value in (("--file", args.file), ("--func", args.func), ("--id", args.id),
-                                                ("--sample", args.sample)) if value]
+                                                ("--sample", args.sample), ("--report", args.report)) if value]
     if args.systematic and args.names:
         parser.error("--systematic runs generated mutants; seeded mutants by NAME are for the default mode")
     if not args.systematic and systematic_only:
@@ -183,6 +185,15 @@ def go_mutants(argv: list[str]) -> int:
 
 def _systematic(args: argparse.Namespace) -> int:
     """go-mutants --systematic: build once, then the report (oracle.golive.systematic)."""
+    if args.report is not None:
+        try:
+            earlier = json.loads(args.report.read_text())
+            rows = systematic.rows_from_json(earlier)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise UsageError(f"--report {args.report}: not a go-mutants --systematic --json report ({e})") from None
+        print(systematic.format_report(rows, earlier["about"], len(earlier["go_tests"]),
+                                       earlier["seconds_per_mutant"], earlier["seed"], earlier["elapsed_seconds"]))
+        return 0
     tc = find_toolchain(goroot_of(args.goroot))
     binary, catalog = systematic.ensure_built(tc, verbose=args.verbose)
     chosen = systematic.sample(systematic.select(catalog, args.file, args.func, args.id), args.sample, args.seed)
@@ -203,7 +214,8 @@ def _systematic(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(systematic.report_json(rows, catalog, secs, args.seed, elapsed)))
     else:
-        print(systematic.format_report(rows, catalog, secs, args.seed, elapsed))
+        print(systematic.format_report(rows, systematic.describe_catalog(catalog), len(catalog.test_names), secs,
+                                       args.seed, elapsed))
     return 0
 
 

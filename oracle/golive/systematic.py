@@ -312,6 +312,7 @@ class Row:
     campaign: Verdict
     go_tests: Verdict
     classification: dict[str, str] | None = None
+    occurrence: int = 0  # among the mutants with the same survivor key
 
     @property
     def status(self) -> str:
@@ -321,8 +322,8 @@ class Row:
         return {(True, True): "both", (True, False): "campaign", (False, True): "go tests"}.get((c, g), "neither")
 
     def to_json(self) -> dict[str, Any]:
-        out = {**asdict(self.mutant), "status": self.status, "campaign": asdict(self.campaign),
-               "go_tests": asdict(self.go_tests)}
+        out = {**asdict(self.mutant), "occurrence": self.occurrence, "status": self.status,
+               "campaign": asdict(self.campaign), "go_tests": asdict(self.go_tests)}
         if self.classification is not None:
             out["classification"] = self.classification
         return out
@@ -427,18 +428,37 @@ def sample(mutants: list[Mutant], n: int | None, seed: int) -> list[Mutant]:
     return sorted(random.Random(f"systematic:{seed}").sample(mutants, n), key=lambda m: m.id)
 
 
-def load_classification(catalog: Catalog, path: Path = SURVIVORS) -> dict[int, dict[str, str]]:
-    """The survivors' classification by mutant id (from survivors.json; see the module comment)."""
+def classifications(path: Path = SURVIVORS) -> dict[tuple[Any, ...], dict[str, str]]:
+    """The survivors' classification (survivors.json), by survivor key and occurrence (see the module comment)."""
     if not path.is_file():
         return {}
-    entries = json.loads(path.read_text())["survivors"]
-    by_key = {(e["file"], e["func"], e["op"], e["orig"], e["mutated"], e.get("occurrence", 0)): e for e in entries}
+    return {
+        (e["file"], e["func"], e["op"], e["orig"], e["mutated"], e.get("occurrence", 0)): {
+            "class": e["class"], "why": e["why"]}
+        for e in json.loads(path.read_text())["survivors"]
+    }
+
+
+def load_classification(catalog: Catalog, path: Path = SURVIVORS) -> dict[int, dict[str, str]]:
+    """The classification of the catalog's mutants that survivors.json names, by id."""
+    known = classifications(path)
     out = {}
     for m in catalog.mutants:
-        entry = by_key.get((*survivor_key(m), catalog.occurrence.get(m.id, 0)))
+        entry = known.get((*survivor_key(m), catalog.occurrence.get(m.id, 0)))
         if entry is not None:
-            out[m.id] = {"class": entry["class"], "why": entry["why"]}
+            out[m.id] = entry
     return out
+
+
+def rows_from_json(report: dict[str, Any], path: Path = SURVIVORS) -> list[Row]:
+    """The rows of an earlier --json report, classified afresh from survivors.json."""
+    known = classifications(path)
+    rows = []
+    for r in report["mutants"]:
+        m = Mutant(**{k: r[k] for k in ("id", "file", "func", "line", "op", "orig", "mutated", "form", "check")})
+        rows.append(Row(m, Verdict(**r["campaign"]), Verdict(**r["go_tests"]), known.get(
+            (*survivor_key(m), r.get("occurrence", 0))), r.get("occurrence", 0)))
+    return rows
 
 
 def tally(rows: list[Row], key: Callable[[Row], str]) -> dict[str, dict[str, int]]:
@@ -463,8 +483,8 @@ def _rate(killed: int, t: dict[str, int]) -> str:
     return f"{100 * killed / judged:5.1f}%" if judged else "    -"
 
 
-def format_report(rows: list[Row], catalog: Catalog, seconds: float, seed: int, elapsed: float) -> str:
-    lines = [f"{len(rows)} mutants, {seconds:g} s of campaign each (seed {seed}), Go's {len(catalog.test_names)} "
+def format_report(rows: list[Row], about: str, tests: int, seconds: float, seed: int, elapsed: float) -> str:
+    lines = [about, f"{len(rows)} mutants run, {seconds:g} s of campaign each (seed {seed}), Go's {tests} "
              f"page-allocator tests; {elapsed / 60:.1f} min"]
     head = (f"{'':<32} {'mutants':>7} {'campaign':>9} {'rate':>6} {'go tests':>9} {'rate':>6} {'both':>5} "
             f"{'camp.only':>9} {'go only':>7} {'neither':>7} {'errors':>6}")
@@ -524,7 +544,7 @@ def run(
     for i, m in enumerate(chosen, 1):
         campaign = run_campaign_on(binary, m.id, seconds, seed, out_dir, shrink_seconds)
         theirs = run_go_tests(binary, m.id, tests) if go_tests else Verdict(None, "not run")
-        row = Row(m, campaign, theirs, classes.get(m.id))
+        row = Row(m, campaign, theirs, classes.get(m.id), catalog.occurrence.get(m.id, 0))
         rows.append(row)
         if progress is not None:
             print(progress_line(i, len(chosen), row), file=progress, flush=True)
@@ -541,6 +561,7 @@ def report_json(rows: list[Row], catalog: Catalog, seconds: float, seed: int, el
         "compiled_in": len(catalog.mutants),
         "excluded_not_compiling": len(catalog.excluded),
         "skipped_points": catalog.skipped,
+        "about": describe_catalog(catalog),
         "by_file": tally(rows, lambda r: r.mutant.file),
         "by_function": tally(rows, lambda r: r.mutant.func),
         "total": tally(rows, lambda r: "total")["total"] if rows else {},
