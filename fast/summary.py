@@ -143,25 +143,50 @@ def summarize_int(used: int, width: int) -> Triple:
 
 
 def merge_packed(children: list[int], child_width: int, codec: Codec, off_by_one: bool = False) -> int:
-    """Packed summary of a row of equal-width children, merged left to right (Go: mergeSummaries)."""
+    """Packed summary of a row of equal-width children, merged left to right (Go: mergeSummaries).
+
+    Fields are unpacked inline, and zero and fully free children (most
+    children, in a heap of any size) take short cuts that give what the
+    general merge gives.
+    """
     first = children[0]
-    if all(c == first for c in children):
+    bits, field, limit = codec.bits, codec.field, codec.limit
+    bits2 = bits + bits
+    free = child_width | child_width << bits | child_width << bits2 if child_width < limit else PACKED_FULL_BIT
+    if children.count(first) == len(children):
         if first == 0:
             return 0
-        if first == codec.free(child_width) and not off_by_one:
+        if first == free and not off_by_one:
             total = child_width * len(children)
             return codec.pack(total, total, total)
-    start, most, end = codec.unpack(first)
+    if first >> 63:
+        start = most = end = limit
+    else:
+        start, most, end = first & field, (first >> bits) & field, first >> bits2
     width = child_width
-    for packed in children[1:]:
-        b_start, b_max, b_end = codec.unpack(packed)
-        if start == (width - child_width if off_by_one else width):
-            start += b_start
-        if end + b_start > most:
-            most = end + b_start
-        if b_max > most:
-            most = b_max
-        end = end + child_width if b_end == child_width else b_end
+    carry_at = -child_width if off_by_one else 0  # the run at the start goes on when start == width + carry_at
+    for k in range(1, len(children)):
+        packed = children[k]
+        if packed == 0:
+            end = 0  # start and most stay: a zero child adds nothing
+        elif packed == free:
+            if start == width + carry_at:
+                start += child_width
+            end += child_width
+            if end > most:
+                most = end
+        else:
+            if packed >> 63:
+                b_start = b_max = b_end = limit
+            else:
+                b_start, b_max, b_end = packed & field, (packed >> bits) & field, packed >> bits2
+            if start == width + carry_at:
+                start += b_start
+            if end + b_start > most:
+                most = end + b_start
+            if b_max > most:
+                most = b_max
+            end = end + child_width if b_end == child_width else b_end
         width += child_width
     return codec.pack(start, most, end)
 

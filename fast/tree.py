@@ -42,7 +42,7 @@ Find
 ----
 find(npages, search_page) is Go's pageAlloc.find (model.tree.tree_find): it
 descends from the root, scanning one row of entries per level with the same
-function, _scan_row: at the root the row is the whole root level, below it
+loop: at the root the row is the whole root level, below it
 the 2**level_bits children of the entry chosen above, starting at the entry
 that holds the search hint when the hint is in the row. A root entry with no
 block is a zero summary, which only ends the free run being built, so the
@@ -59,20 +59,20 @@ merge_width_off_by_one (every merge of children) and missed_level_update
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
 
 import numpy as np
 
 from fast.bitmap import find_in_chunk
 from fast.storage import Storage
-from fast.summary import Codec, merge_packed, merge_rows, summarize_int, summarize_row_groups
+from fast.summary import Codec, longest_one_run, merge_packed, merge_rows, summarize_int, summarize_row_groups
 
 SCALAR_ROWS = 4  # stretches of at most this many entries are merged with ints, longer ones with numpy
 
-# What scanning one row of entries found (SummaryTree._scan_row).
+# What scanning the root row found (SummaryTree._scan_root).
 FIT = 0  # the fit starts in this row: the result is its first page
 DESCEND = 1  # an entry of this row holds the fit: the result is the entry's index
 NO_FIT = 2  # nothing in this row
+
 
 
 class BadSummaryData(RuntimeError):
@@ -113,6 +113,7 @@ class SummaryTree:
         "missed_level_update",
         "root",
         "root_view",
+        "start_and_end",
         "storage",
     )
 
@@ -130,6 +131,8 @@ class SummaryTree:
         self.blocks: dict[int, SummaryBlock] = {}
         self.entry_pages = tuple(1 << log_pages for log_pages in layout.level_log_pages)  # pages one entry covers
         self.free_leaf = self.codec.free(layout.chunk_pages)  # the leaf of a chunk with every page free
+        # The start and end fields of a packed summary (below the root, where no entry is the lone full bit).
+        self.start_and_end = self.codec.field | self.codec.field << (2 * self.codec.bits)
         self.merge_width_off_by_one = merge_width_off_by_one
         self.missed_level_update = missed_level_update
 
@@ -157,27 +160,60 @@ class SummaryTree:
     # Updates.
 
     def update_chunk(self, chunk: int, used: int) -> None:
-        """Re-summarize one chunk whose in-use bitmap is now `used`, and its ancestors while they change."""
+        """Re-summarize one chunk whose in-use bitmap is now `used`, and its ancestors while they change.
+
+        A parent whose changed child kept its start and end changes at most
+        in its max, and knows how without merging its row: the child's new
+        max if that is larger than the parent's, else nothing, unless the
+        child's old max was the parent's (then the row is merged). Start
+        and end come from the children's starts and ends (and whether they
+        are fully free, which is start == width), and every run across
+        children from an end and the starts after it, so none of them moved.
+        The short cut trusts the stored parent to be the merge of its
+        stored children, which the fault missed_level_update breaks: with
+        it, every row is merged.
+        """
         layout, codec = self.layout, self.codec
-        leaf = codec.pack(*summarize_int(used, layout.chunk_pages))
+        width = layout.chunk_pages
+        if used == 0:
+            leaf = self.free_leaf
+        elif used == (1 << width) - 1:
+            leaf = 0
+        else:
+            start = (used & -used).bit_length() - 1
+            leaf = codec.pack(start, longest_one_run(used ^ ((1 << width) - 1)), width - used.bit_length())
         bid = chunk >> layout.log_chunks_per_block
         views = self.blocks[bid].views
         index = chunk & layout.row_mask
         leaves = views[-1]
-        if leaves[index] == leaf:
+        old = leaves[index]
+        if old == leaf:
             return
         leaves[index] = leaf
         level_bits, fan_out, entry_pages = layout.level_bits, layout.fan_out, self.entry_pages
         fault = self.merge_width_off_by_one
+        bits, field, start_and_end = codec.bits, codec.field, self.start_and_end
+        short_cut = not self.missed_level_update
+        new = leaf
         for level in range(layout.levels - 2, 0, -1):
             index >>= level_bits
-            first = index << level_bits
-            children = views[level + 1][first : first + fan_out].tolist()
-            merged = merge_packed(children, entry_pages[level + 1], codec, fault)
             view = views[level]
-            if view[index] == merged:
+            parent = view[index]
+            merged = -1
+            if short_cut and not (old ^ new) & start_and_end:
+                new_max, parent_max = (new >> bits) & field, (parent >> bits) & field
+                if new_max >= parent_max:
+                    merged = parent ^ (parent_max ^ new_max) << bits
+                elif (old >> bits) & field < parent_max:
+                    return  # neither the old max nor the new one is the parent's: it keeps every field
+            if merged < 0:
+                first = index << level_bits
+                children = views[level + 1][first : first + fan_out].tolist()
+                merged = merge_packed(children, entry_pages[level + 1], codec, fault)
+            if merged == parent:
                 return
             view[index] = merged
+            old, new = parent, merged
         self.root_view[bid] = merge_packed(views[1].tolist(), entry_pages[1], codec, fault)
 
     def update_range(self, first_page: int, npages: int, whole_chunk_leaf: int, freeing: bool = False) -> None:
@@ -226,42 +262,76 @@ class SummaryTree:
     # Find.
 
     def find(self, npages: int, search_page: int) -> tuple[int | None, int]:
-        """Go's pageAlloc.find before findMappedAddr: (first page of the first fit or None, first-free bound)."""
-        layout = self.layout
-        level_bits, fan_out = layout.level_bits, layout.fan_out
-        bound_lo, bound_hi = 0, layout.total_pages - 1
-        index = 0  # the entry chosen at the level above
-        bid, views = 0, []  # below the root: the chosen root entry, and its block's levels
-        for level in range(layout.levels):
-            # The row to scan: entry i's packed summary is entries[i - offset]; indices are the entries to
-            # visit in order, from the one holding the search hint if it is in the row.
-            search_index = search_page >> layout.level_log_pages[level]
-            entries: Sequence[int]
-            indices: Sequence[int]
-            if level == 0:
-                # The whole root level; root entries without a block are zero, so only the others are visited.
-                ids = self.storage.block_ids
-                first = bisect.bisect_left(ids, search_index) if search_index < layout.root_entries else 0
-                entries, offset, indices = self.root_view, 0, (ids[first:] if first else ids)
-            else:
-                # The children of the entry chosen above, all under root entry `bid`.
-                if level == 1:
-                    bid = index
-                    views = self.blocks[bid].views
-                row_first = index << level_bits
-                row_end = row_first + fan_out
-                start = search_index if row_first <= search_index < row_end else row_first
-                entries, offset, indices = views[level], bid << (level * level_bits), range(start, row_end)
-            outcome, where, bound_lo, bound_hi = self._scan_row(
-                level, entries, offset, indices, npages, bound_lo, bound_hi
-            )
+        """Go's pageAlloc.find before findMappedAddr: (first page of the first fit or None, first-free bound).
+
+        The root row is scanned by _scan_root (when the root entry holding
+        the search hint holds a fit but does not start one, it is the one
+        chosen, and that is all the scan would do). Each row below is
+        scanned in one loop written out here, this being the hottest loop of
+        an allocation that misses the hint's chunk. The first-free bound
+        narrows to the first non-zero entry of a row exactly when the row
+        lies inside the bound (tree ranges nest or are disjoint, so every
+        entry of a row is inside it or none is), and to no later entry of
+        the same row.
+        """
+        layout, codec = self.layout, self.codec
+        level_bits, fan_out, level_log_pages = layout.level_bits, layout.fan_out, layout.level_log_pages
+        bits, field = codec.bits, codec.field
+        bits2 = bits + bits
+        root_hint = search_page >> level_log_pages[0]
+        block = self.blocks.get(root_hint)
+        packed = self.root_view[root_hint] if block is not None else 0
+        if packed and not packed >> 63 and packed & field < npages <= (packed >> bits) & field:
+            bid = root_hint
+            bound_lo = bid << level_log_pages[0]
+            bound_hi = bound_lo + (1 << level_log_pages[0]) - 1
+        else:
+            outcome, bid, bound_lo, bound_hi = self._scan_root(npages, search_page)
             if outcome == FIT:
-                return where, bound_lo
+                return bid, bound_lo
             if outcome == NO_FIT:
-                if level == 0:
-                    return None, layout.no_free_page
+                return None, layout.no_free_page
+            block = self.blocks[bid]
+        views = block.views
+        index = bid  # the entry chosen at the level above
+        for level in range(1, layout.levels):
+            # The row: the children of the entry chosen above, from the one holding the search hint if it is
+            # among them. Entry i's packed summary is view[i - offset].
+            log_width = level_log_pages[level]
+            width = 1 << log_width
+            row_first = index << level_bits
+            row_end = row_first + fan_out
+            search_index = search_page >> log_width
+            view = views[level]
+            offset = bid << (level * level_bits)
+            inside = bound_lo <= row_first << log_width and (row_end << log_width) - 1 <= bound_hi
+            run = run_base = 0  # the free run reaching the current entry from the left, and its first page
+            descend = -1
+            for entry in range(search_index if row_first <= search_index < row_end else row_first, row_end):
+                packed = view[entry - offset]
+                if not packed:
+                    run = 0
+                    continue
+                if inside:
+                    bound_lo = entry << log_width
+                    bound_hi = bound_lo + width - 1
+                    inside = False
+                start = packed & field
+                if run + start >= npages:
+                    return (entry << log_width if run == 0 else run_base), bound_lo
+                if (packed >> bits) & field >= npages:
+                    descend = entry
+                    break
+                if run == 0 or start < width:
+                    run = packed >> bits2
+                    run_base = ((entry + 1) << log_width) - run
+                else:
+                    run += width  # a fully free entry carries the run on
+            if descend < 0:
+                if run >= npages:  # as Go and the model, though a run that long would have been taken above
+                    return run_base, bound_lo
                 raise BadSummaryData(f"level {level - 1} promised {npages} free pages that level {level} lacks")
-            index = where  # DESCEND into this entry
+            index = descend
 
         chunk = index  # a leaf was descended into: the fit starts inside its chunk
         bitmaps = self.storage.blocks[chunk >> layout.log_chunks_per_block]
@@ -274,53 +344,49 @@ class SummaryTree:
             bound_lo = free_page
         return chunk_base + found, bound_lo
 
-    def _scan_row(
-        self,
-        level: int,
-        entries: Sequence[int],
-        offset: int,
-        indices: Sequence[int],
-        npages: int,
-        bound_lo: int,
-        bound_hi: int,
-    ) -> tuple[int, int, int, int]:
-        """Go's find at one level: walk a row, tracking the free run that reaches each entry from the left.
+    def _scan_root(self, npages: int, search_page: int) -> tuple[int, int, int, int]:
+        """Go's find at the root: walk the root row, tracking the free run that reaches each entry from the left.
 
-        Returns (outcome, where, bound_lo, bound_hi): FIT with the fit's
-        first page, DESCEND with the index of the entry to descend into, or
-        NO_FIT; and the first-free bound, narrowed to every non-zero entry
-        met inside it. Indices not consecutive stand for zero entries
-        between them, which reset the run.
+        The row is the whole root level from the entry holding the search
+        hint; root entries without a block are zero, so only the others are
+        visited, and a gap between two of them resets the run as the zero
+        entries between would. Returns (outcome, where, bound_lo, bound_hi):
+        FIT with the fit's first page, DESCEND with the root entry to
+        descend into, or NO_FIT; and the first-free bound, narrowed to the
+        first non-zero entry.
         """
-        log_width = self.layout.level_log_pages[level]
+        layout, codec = self.layout, self.codec
+        log_width = layout.level_log_pages[0]
         width = 1 << log_width
-        unpack = self.codec.unpack
-        run = run_base = 0  # the free run reaching the current entry from the left, and its first page
+        bound_lo, bound_hi = 0, layout.total_pages - 1
+        ids = self.storage.block_ids
+        search_index = search_page >> log_width
+        first = bisect.bisect_left(ids, search_index) if search_index < layout.root_entries else 0
+        root = self.root_view
+        run = run_base = 0
         previous = -2
-        for index in indices:
+        for index in ids[first:]:
             if index != previous + 1:
                 run = 0
             previous = index
-            packed = entries[index - offset]
+            packed = root[index]
             if not packed:
                 run = 0
                 continue
             entry_base = index << log_width
             if bound_lo <= entry_base and entry_base + width - 1 <= bound_hi:
                 bound_lo, bound_hi = entry_base, entry_base + width - 1
-            start, most, end = unpack(packed)
+            start, most, end = codec.unpack(packed)
             if run + start >= npages:
-                if run == 0:
-                    run_base = entry_base
-                return FIT, run_base, bound_lo, bound_hi
+                return FIT, (entry_base if run == 0 else run_base), bound_lo, bound_hi
             if most >= npages:
                 return DESCEND, index, bound_lo, bound_hi
             if run == 0 or start < width:
                 run = end
                 run_base = entry_base + width - end
             else:
-                run += width  # a fully free entry carries the run on
-        if run >= npages:  # as Go and the model, though a run that long would have been taken above
+                run += width
+        if run >= npages:
             return FIT, run_base, bound_lo, bound_hi
         return NO_FIT, 0, bound_lo, bound_hi
 

@@ -248,3 +248,25 @@ def test_resummarize_of_bitmaps_written_directly_equals_the_model(name: str, see
     want = [{i: pack(s, geometry) for i, s in level.items()} for level in mtree.summarize_levels(words, geometry)]
     assert levels_state(tree) == want
     assert tree.check() == []
+
+
+@pytest.mark.parametrize("name", GEOMETRIES)
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("off_by_one", [False, True])
+def test_small_edits_keep_every_level_equal_to_a_fresh_summary(name: str, seed: int, off_by_one: bool) -> None:
+    # Runs set and cleared inside one word: most edits keep the chunk's start and end, which is where
+    # update_chunk changes a parent's max without merging its row. check() merges every row afresh (with
+    # the same fault, if any); the model has the last word.
+    built = Built(GEOMETRIES[name], seed, merge_width_off_by_one=off_by_one)
+    rng = random.Random(seed + 7)
+    chunks = sorted(built.words)
+    for _ in range(80):
+        chunk = rng.choice(chunks)
+        words = list(built.words[chunk])
+        k, lo = rng.randrange(len(words)), rng.randrange(64)
+        mask = ((1 << rng.randint(1, 64 - lo)) - 1) << lo
+        words[k] = words[k] | mask if rng.random() < 0.5 else words[k] & ~mask
+        built.set_chunk(chunk, words)
+        assert built.tree.check() == []
+    if not off_by_one:
+        assert levels_state(built.tree) == built.model_levels()
