@@ -37,7 +37,11 @@ at start-up is reported as an error, never hidden: the gate keeps mutated
 code off the binary's own heap, so it would mean a leak), the campaign runs
 for `seconds` with a fixed seed (a failing example, or the runtime failing
 outside one, kills), and Go's page-allocator tests run in a separate
-process with the same binary (any failure, panic or hang kills).
+process with the same binary (any failure, panic or hang kills). Before
+its campaign, each mutant passes a pristine-equivalence check: the live
+driver's answers to a load that works the binary's own heap hard without
+ever opening the gate must equal id 0's byte for byte, or the mutant is
+reported as an error (its gate would leak).
 
 The report: per file and per function, the mutants, killed by the campaign,
 by Go's tests, by both, by neither, with kill rates; every survivor with
@@ -354,6 +358,31 @@ def run_go_tests(binary: Path, mutant: int, tests: list[str], timeout: float = G
     return Verdict(True, ", ".join(failed[:3]) + (f" ({fatal})" if fatal else "") or fatal or "failed", seconds)
 
 
+def outside_gate(binary: Path, mutant: int) -> bytes:
+    """The live driver's answers to a load that works the binary's own heap and never opens the gate.
+
+    With no header every operation is refused, with a message allocated on the Go heap; long junk
+    lines make large buffers. A selected mutant must not change a byte of the answers (a leak of
+    the gate would run its code on the binary's own heap)."""
+    junk = b'"' + b"x" * (1 << 18) + b'"'
+    lines = [b'{"op": "hello"}', *[b'{"op": "alloc", "npages": 1}'] * 2000, *[junk] * 100]
+    env = {**os.environ, driver.LIVE_ENV: "1", driver.MUTANT_ENV: str(mutant)}
+    res = subprocess.run([str(binary), f"-test.run=^{driver.TEST_NAME}$", "-test.count=1"],
+                         input=b"\n".join(lines) + b"\n", capture_output=True, env=env, timeout=120, check=False)
+    tail = res.stderr.decode(errors="replace").strip().splitlines()[-1:] if res.returncode else []
+    return res.stdout + "".join(tail).encode()
+
+
+def pristine_outside_gate(binary: Path, mutant: int, pristine: bytes) -> Verdict | None:
+    """An error verdict when the mutant's answers outside the gate differ from the pristine ones (None: equal)."""
+    got = outside_gate(binary, mutant)
+    if got == pristine:
+        return None
+    at = next((i for i, (a, b) in enumerate(zip(got.splitlines(), pristine.splitlines(), strict=False)) if a != b),
+              min(len(got.splitlines()), len(pristine.splitlines())))
+    return Verdict(None, f"differs from the pristine runtime outside the gate, answer {at + 1}")
+
+
 def run_campaign_on(binary: Path, mutant: int, seconds: float, seed: int, out_dir: Path,
                     shrink_seconds: float) -> Verdict:
     """The go campaign against one mutant; None (an error) when its server does not even start."""
@@ -539,10 +568,12 @@ def run(
     """Check id 0 is pristine, then run the campaign and Go's tests on each chosen mutant."""
     tests = catalog.test_names
     pristine_check(binary, tests)
+    pristine = outside_gate(binary, 0)
     classes = load_classification(catalog)
     rows = []
     for i, m in enumerate(chosen, 1):
-        campaign = run_campaign_on(binary, m.id, seconds, seed, out_dir, shrink_seconds)
+        leak = pristine_outside_gate(binary, m.id, pristine)
+        campaign = leak or run_campaign_on(binary, m.id, seconds, seed, out_dir, shrink_seconds)
         theirs = run_go_tests(binary, m.id, tests) if go_tests else Verdict(None, "not run")
         row = Row(m, campaign, theirs, classes.get(m.id), catalog.occurrence.get(m.id, 0))
         rows.append(row)

@@ -58,6 +58,10 @@
 // text, the form and data check of its gate, and where its mutated code is
 // in the instrumented file), the skipped points by reason, and the gated
 // tests.
+//
+// It is one file, longer than most, because it is one small main package
+// that systematic.py builds from a single path; its three parts (finding
+// units and points, rendering, gating tests) are marked by ---- lines.
 package main
 
 import (
@@ -88,7 +92,6 @@ type Mutant struct {
 	Out     []Span `json:"out"`             // where its mutated code is in the instrumented file (none: excluded)
 
 	edits []edit // on the original source: what turns the unit's text into the mutant's
-	unit  *unit
 }
 
 // Span is a range of the instrumented file, 1-based lines and byte columns, end exclusive.
@@ -112,9 +115,9 @@ type unit struct {
 	check      string
 	muts       []*Mutant
 	// declarations: the assigned names and the right side
-	lhs                string
-	rhsStart, rhsEnd   int
-	deletable, deleted bool
+	lhs              string
+	rhsStart, rhsEnd int
+	deletable        bool // a deletion mutant is generated
 }
 
 // A region is a span of the original source rendered differently in the instrumented file.
@@ -147,9 +150,9 @@ type fileGen struct {
 
 // A hoist puts an if or for into a block with its init statement before it.
 type hoist struct {
-	start, end     int // the statement (with its label, for a labeled for)
+	start, end       int // the statement (with its label, for a labeled for)
 	cutStart, cutEnd int // the init text removed from the statement
-	init           *unit
+	init             *unit
 }
 
 var (
@@ -895,10 +898,7 @@ func (g *fileGen) add(u *unit, p point) {
 	}
 	m := &Mutant{
 		ID: id, File: g.name, Func: g.fn, Line: p.line, Op: p.op, Orig: oneLine(orig), Mutated: oneLine(mutated),
-		Form: u.form, Check: u.check, Out: []Span{}, edits: p.edits, unit: u,
-	}
-	if p.deleted {
-		u.deleted = true
+		Form: u.form, Check: u.check, Out: []Span{}, edits: p.edits,
 	}
 	g.cat.Mutants = append(g.cat.Mutants, m)
 	if !g.excluded[id] {
