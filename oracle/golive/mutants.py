@@ -18,6 +18,10 @@ seconds to the first failing example and to the shrunk trace on disk
 (build time excluded), and the trace. `python -m oracle replay TRACE
 --impl go --mutant NAME` reproduces a trace against the mutant.
 
+For every single-point mutant of those files rather than these hand-picked
+ones, against the campaign and Go's own tests at once, see
+oracle.golive.systematic (`go-mutants --systematic`).
+
 The bugs are classic page-allocator mistakes: an off-by-one in summary merging, a
 wrong start/end in summarize, findBitRange64 off by one, a cache flush that
 forgets scavenged bits, an allocation that keeps scavenged bits, a search
