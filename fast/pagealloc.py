@@ -136,14 +136,16 @@ class FastPageAlloc:
         return page, self.storage.find_mapped(first_free)
 
     def alloc(self, npages: int) -> AllocResult:
-        check_count("npages", npages)
+        if type(npages) is not int or npages < 1:
+            check_count("npages", npages)
         layout = self.layout
         search_page = self.search_page
         chunk = search_page >> layout.log_chunk_pages
         if chunk >= self.end_chunk:
             return FAILED
         index = search_page & layout.page_mask
-        if layout.chunk_pages - index >= npages and self.tree.max_free(chunk) >= npages:
+        tree = self.tree
+        if layout.chunk_pages - index >= npages and tree.max_free(chunk) >= npages:
             bitmaps = self.storage.blocks[chunk >> layout.log_chunks_per_block]
             used = bitmaps.read_alloc(chunk & layout.row_mask)
             found, first_free = find_in_chunk(used, npages, index, layout.chunk_pages)
@@ -154,12 +156,19 @@ class FastPageAlloc:
             if self.search_page < hint:
                 self.search_page = hint
             return AllocResult((chunk << layout.log_chunk_pages) + found, scav)
-        page, hint = self.find(npages)
+        page, first_free, used = tree.find_with_bitmap(npages, search_page)
         if page is None:
             if npages == 1:
                 self.search_page = layout.no_free_page
             return FAILED
-        scav = self.alloc_range(page, npages)
+        hint = self.storage.find_mapped(first_free)
+        if used is not None and (page & layout.page_mask) + npages <= layout.chunk_pages:
+            # The fit lies in the chunk whose bitmap the descent read.
+            chunk = page >> layout.log_chunk_pages
+            bitmaps = self.storage.blocks[chunk >> layout.log_chunks_per_block]
+            scav = self._alloc_in_chunk(bitmaps, chunk, page & layout.page_mask, npages, used)
+        else:
+            scav = self.alloc_range(page, npages)
         if self.hint_too_far:
             hint = max(hint, page + npages)
         if self.search_page < hint:
@@ -238,11 +247,26 @@ class FastPageAlloc:
 
     # Free.
 
-    def check_free(self, page: int, npages: int) -> None:
-        """Refuse a free unless every page of [page, page+npages) is grown and in use."""
+    def check_free(self, page: int, npages: int) -> int | None:
+        """Refuse a free unless every page of [page, page+npages) is grown and in use.
+
+        Returns the in-use bitmap of the chunk when the pages lie in one
+        chunk (free_checked need not read it again), else None.
+        """
+        layout = self.layout
+        if type(page) is int and type(npages) is int and page >= 0 and npages >= 1:
+            # The common case, one chunk grown and in use, checked without building the general loop's lists.
+            last = page + npages - 1
+            chunk = page >> layout.log_chunk_pages
+            if chunk == last >> layout.log_chunk_pages and last < layout.total_pages:
+                bitmaps = self.storage.blocks.get(chunk >> layout.log_chunks_per_block)
+                row = chunk & layout.row_mask
+                if bitmaps is not None and bitmaps.grown_view[row]:
+                    used: int = bitmaps.read_alloc(row)
+                    if not (((1 << npages) - 1) << (page & layout.page_mask)) & ~used:
+                        return used
         check_count("page", page, 0)
         check_count("npages", npages)
-        layout = self.layout
         if page + npages > layout.total_pages:
             raise InvalidOperation(f"free of pages [{page}, {page + npages}) goes past the address space")
         log_chunk_pages, page_mask = layout.log_chunk_pages, layout.page_mask
@@ -272,13 +296,16 @@ class FastPageAlloc:
                 if missing:
                     first = chunk_base + (missing & -missing).bit_length() - 1
                     raise InvalidOperation(f"free of page {first}, which is not in use")
+        return None
 
     def free(self, page: int, npages: int) -> None:
-        self.check_free(page, npages)
-        self.free_checked(page, npages)
+        self.free_checked(page, npages, self.check_free(page, npages))
 
-    def free_checked(self, page: int, npages: int) -> None:
-        """free, for pages check_free has accepted (the page heap checks its caches in between)."""
+    def free_checked(self, page: int, npages: int, used: int | None = None) -> None:
+        """free, for pages check_free has accepted (the page heap checks its caches in between).
+
+        used: what check_free returned (the chunk's in-use bitmap when the pages lie in one chunk).
+        """
         layout = self.layout
         if page < self.search_page:
             self.search_page = page
@@ -286,7 +313,9 @@ class FastPageAlloc:
         if first_chunk == last_chunk:
             bitmaps = self.storage.blocks[first_chunk >> layout.log_chunks_per_block]
             row = first_chunk & layout.row_mask
-            used = bitmaps.read_alloc(row) & ~(((1 << npages) - 1) << (page & layout.page_mask))
+            if used is None:
+                used = bitmaps.read_alloc(row)
+            used &= ~(((1 << npages) - 1) << (page & layout.page_mask))
             bitmaps.write_alloc(row, used)
             self.scav.free(first_chunk, npages)
             self.scav.freed_up_to(page + npages - 1)

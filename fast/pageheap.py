@@ -78,16 +78,18 @@ class FastPageHeap:
         return self.alloc_state.alloc(npages)
 
     def free(self, page: int, npages: int) -> None:
-        self.alloc_state.check_free(page, npages)
+        used = self.alloc_state.check_free(page, npages)
         end = page + npages
-        for cache_id in sorted(self.caches):
-            cache = self.caches[cache_id]
+        for cache in self.caches.values():
             base = cache.base
-            if cache.free and base is not None and base < end and page < base + CACHE_PAGES:  # overlap: look
-                held = cache.first_held(page, npages)
-                if held is not None:
-                    raise InvalidOperation(f"free of page {held}, which cache {cache_id} holds and has not handed out")
-        self.alloc_state.free_checked(page, npages)
+            if base is not None and base < end and page < base + CACHE_PAGES and cache.free:  # overlap: look
+                for cache_id in sorted(self.caches):  # the lowest id holding a page names the refusal
+                    held = self.caches[cache_id].first_held(page, npages)
+                    if held is not None:
+                        raise InvalidOperation(
+                            f"free of page {held}, which cache {cache_id} holds and has not handed out"
+                        )
+        self.alloc_state.free_checked(page, npages, used)
 
     def cache_fill(self, cache_id: int) -> CacheFill:
         check_count("cache", cache_id, 0)

@@ -115,12 +115,13 @@ class Layout:
 class BitmapBlock:
     """The bitmaps of the chunks under one root entry (see the module comment for the layout)."""
 
-    __slots__ = ("alloc", "alloc_bytes", "bitmap_bytes", "grown", "scavenged", "scavenged_bytes")
+    __slots__ = ("alloc", "alloc_bytes", "bitmap_bytes", "grown", "grown_view", "scavenged", "scavenged_bytes")
 
     def __init__(self, alloc: np.ndarray, scavenged: np.ndarray, grown: np.ndarray) -> None:
         self.alloc = alloc
         self.scavenged = scavenged
         self.grown = grown
+        self.grown_view = memoryview(grown)  # the same flags, read one at a time as Python bools
         # The same memory as bytes: a row's slice of them is the chunk's bitmap as a little-endian int.
         self.alloc_bytes = memoryview(alloc).cast("B")
         self.scavenged_bytes = memoryview(scavenged).cast("B")

@@ -169,7 +169,8 @@ class SummaryTree:
         and end come from the children's starts and ends (and whether they
         are fully free, which is start == width), and every run across
         children from an end and the starts after it, so none of them moved.
-        The short cut trusts the stored parent to be the merge of its
+        The same holds at the root, unless the root entry is the lone full
+        bit. The short cut trusts the stored parent to be the merge of its
         stored children, which the fault missed_level_update breaks: with
         it, every row is merged.
         """
@@ -182,6 +183,11 @@ class SummaryTree:
         else:
             start = (used & -used).bit_length() - 1
             leaf = codec.pack(start, longest_one_run(used ^ ((1 << width) - 1)), width - used.bit_length())
+        self.set_leaf(chunk, leaf)
+
+    def set_leaf(self, chunk: int, leaf: int) -> None:
+        """Store a chunk's packed leaf summary and update its ancestors while they change (see update_chunk)."""
+        layout, codec = self.layout, self.codec
         bid = chunk >> layout.log_chunks_per_block
         views = self.blocks[bid].views
         index = chunk & layout.row_mask
@@ -195,33 +201,38 @@ class SummaryTree:
         bits, field, start_and_end = codec.bits, codec.field, self.start_and_end
         short_cut = not self.missed_level_update
         new = leaf
-        for level in range(layout.levels - 2, 0, -1):
-            index >>= level_bits
-            view = views[level]
+        for level in range(layout.levels - 2, -1, -1):
+            if level:
+                index >>= level_bits
+                view = views[level]
+            else:
+                index, view = bid, self.root_view
             parent = view[index]
             merged = -1
-            if short_cut and not (old ^ new) & start_and_end:
+            if short_cut and not (old ^ new) & start_and_end and not parent >> 63:
                 new_max, parent_max = (new >> bits) & field, (parent >> bits) & field
                 if new_max >= parent_max:
                     merged = parent ^ (parent_max ^ new_max) << bits
                 elif (old >> bits) & field < parent_max:
                     return  # neither the old max nor the new one is the parent's: it keeps every field
             if merged < 0:
-                first = index << level_bits
+                first = (index << level_bits) - (bid << level_bits if level == 0 else 0)
                 children = views[level + 1][first : first + fan_out].tolist()
                 merged = merge_packed(children, entry_pages[level + 1], codec, fault)
             if merged == parent:
                 return
             view[index] = merged
             old, new = parent, merged
-        self.root_view[bid] = merge_packed(views[1].tolist(), entry_pages[1], codec, fault)
 
     def update_range(self, first_page: int, npages: int, whole_chunk_leaf: int, freeing: bool = False) -> None:
         """Re-summarize the chunks of [first_page, first_page+npages) and their ancestors.
 
         The chunks the range covers whole get the leaf `whole_chunk_leaf`
         (they are all in use, or all free); the edge chunks are summarized
-        from their bitmaps.
+        from their bitmaps. A range of a few chunks goes chunk by chunk
+        through update_chunk instead (every entry stays the merge of its
+        children after each chunk, so the end is the same), except a free
+        under the fault missed_level_update, which is this loop's to break.
         """
         layout, codec, storage = self.layout, self.codec, self.storage
         level_bits, fan_out, entry_pages = layout.level_bits, layout.fan_out, self.entry_pages
@@ -231,6 +242,14 @@ class SummaryTree:
         first_chunk, last_chunk = first_page >> log_chunk_pages, last_page >> log_chunk_pages
         whole_lo = first_chunk if first_page & page_mask == 0 else first_chunk + 1
         whole_hi = last_chunk if (last_page + 1) & page_mask == 0 else last_chunk - 1
+        if last_chunk - first_chunk < SCALAR_ROWS and not (freeing and self.missed_level_update):
+            log_per_block, row_mask = layout.log_chunks_per_block, layout.row_mask
+            for chunk in range(first_chunk, last_chunk + 1):
+                if whole_lo <= chunk <= whole_hi:
+                    self.set_leaf(chunk, whole_chunk_leaf)
+                else:
+                    self.update_chunk(chunk, storage.blocks[chunk >> log_per_block].read_alloc(chunk & row_mask))
+            return
         skip_level = layout.levels - 2 if freeing and self.missed_level_update and last_chunk > first_chunk else -1
         for bid, r0, r1 in storage.block_rows(first_chunk, last_chunk):
             bitmaps = storage.blocks[bid]
@@ -262,7 +281,12 @@ class SummaryTree:
     # Find.
 
     def find(self, npages: int, search_page: int) -> tuple[int | None, int]:
-        """Go's pageAlloc.find before findMappedAddr: (first page of the first fit or None, first-free bound).
+        """Go's pageAlloc.find before findMappedAddr: (first page of the first fit or None, first-free bound)."""
+        page, bound, _ = self.find_with_bitmap(npages, search_page)
+        return page, bound
+
+    def find_with_bitmap(self, npages: int, search_page: int) -> tuple[int | None, int, int | None]:
+        """find, and the in-use bitmap of the chunk where the fit starts when the descent read it (else None).
 
         The root row is scanned by _scan_root (when the root entry holding
         the search hint holds a fit but does not start one, it is the one
@@ -288,9 +312,9 @@ class SummaryTree:
         else:
             outcome, bid, bound_lo, bound_hi = self._scan_root(npages, search_page)
             if outcome == FIT:
-                return bid, bound_lo
+                return bid, bound_lo, None
             if outcome == NO_FIT:
-                return None, layout.no_free_page
+                return None, layout.no_free_page, None
             block = self.blocks[bid]
         views = block.views
         index = bid  # the entry chosen at the level above
@@ -318,7 +342,7 @@ class SummaryTree:
                     inside = False
                 start = packed & field
                 if run + start >= npages:
-                    return (entry << log_width if run == 0 else run_base), bound_lo
+                    return (entry << log_width if run == 0 else run_base), bound_lo, None
                 if (packed >> bits) & field >= npages:
                     descend = entry
                     break
@@ -329,20 +353,20 @@ class SummaryTree:
                     run += width  # a fully free entry carries the run on
             if descend < 0:
                 if run >= npages:  # as Go and the model, though a run that long would have been taken above
-                    return run_base, bound_lo
+                    return run_base, bound_lo, None
                 raise BadSummaryData(f"level {level - 1} promised {npages} free pages that level {level} lacks")
             index = descend
 
         chunk = index  # a leaf was descended into: the fit starts inside its chunk
-        bitmaps = self.storage.blocks[chunk >> layout.log_chunks_per_block]
-        found, first_free = find_in_chunk(bitmaps.read_alloc(chunk & layout.row_mask), npages, 0, layout.chunk_pages)
+        used = self.storage.blocks[chunk >> layout.log_chunks_per_block].read_alloc(chunk & layout.row_mask)
+        found, first_free = find_in_chunk(used, npages, 0, layout.chunk_pages)
         if found is None or first_free is None:
             raise BadSummaryData(f"chunk {chunk}'s summary promised {npages} free pages that its bitmap lacks")
         chunk_base = chunk << layout.log_chunk_pages
         free_page = chunk_base + first_free
         if bound_lo <= free_page and chunk_base + layout.chunk_pages - 1 <= bound_hi:
             bound_lo = free_page
-        return chunk_base + found, bound_lo
+        return chunk_base + found, bound_lo, used
 
     def _scan_root(self, npages: int, search_page: int) -> tuple[int, int, int, int]:
         """Go's find at the root: walk the root row, tracking the free run that reaches each entry from the left.

@@ -41,7 +41,7 @@ import attrs
 
 from model.results import AllocResult, CacheFill, ScavengeResult
 from oracle.common.errors import TraceError
-from oracle.common.jsonlines import is_int, iter_lines, loads, read_text
+from oracle.common.jsonlines import MAX_INT_DIGITS, is_int, loads, loads_batch, read_text, split_lines
 
 FORMAT_NAME = "pagealloc"
 VERSION = 2  # the newest version this module reads and writes
@@ -211,12 +211,209 @@ def parse_header(text: str) -> Params:
 
 def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
     """The header now and the operations lazily, so that a bad line stops replay exactly there."""
-    lines = iter_lines(read_text(path))
-    first = next(lines, None)
-    if first is None or not first[1].strip():
+    lines = split_lines(read_text(path))
+    if not lines or not lines[0].strip():
         raise TraceError(1, "empty trace: the first line must be the header")
-    params = parse_header(first[1])
-    return params, (parse_op(line, number, params.version) for number, line in lines)
+    params = parse_header(lines[0])
+    return params, parse_ops(lines, 1, params.version)
+
+
+# Lines decoded and checked together on the quick path of parse_ops.
+BATCH_LINES = 2048
+
+
+def parse_ops(lines: list[str], first: int, version: int = VERSION) -> Iterator[Op]:
+    """parse_op of lines[first:], line first + 1 onwards, lazily: the same Ops, the same first error.
+
+    Lines go in batches through two quick paths, each accepting only what
+    parse_op accepts and giving the same Op: lines exactly as dumps writes
+    them are matched by one regular expression per op (_canonical_batch);
+    a batch with any other line goes through jsonlines.loads_batch and a
+    check of the common line shapes (_quick_batch). A batch neither can
+    vouch for (an error in it, or any unusual line) is read again with
+    parse_op line by line, which decides and names the line.
+    """
+    for start in range(first, len(lines), BATCH_LINES):
+        batch = lines[start : start + BATCH_LINES]
+        ops = _canonical_batch(batch, start + 1, version)
+        if ops is None:
+            ops = _quick_batch(batch, start + 1, version)
+        if ops is None:
+            for number, text in enumerate(batch, start=start + 1):
+                yield parse_op(text, number, version)
+        else:
+            yield from ops
+
+
+# Lines as dumps writes them: json.dumps of {"op", the fields in OP_FIELDS order, "expect"}, with ", " and
+# ": " between items and lower-case hex. A count has no sign and no leading zero, at most MAX_INT_DIGITS digits.
+_COUNT = f"(0|[1-9][0-9]{{0,{MAX_INT_DIGITS - 1}}})"
+_POSITIVE = f"([1-9][0-9]{{0,{MAX_INT_DIGITS - 1}}})"
+_PAGE = f"(null|0|[1-9][0-9]{{0,{MAX_INT_DIGITS - 1}}})"
+_HEX = '"0x([0-9a-f]{16})"'
+
+
+def _shape(*parts: str) -> re.Pattern[str]:
+    """A pattern from literal JSON text and groups: parts at odd positions are regular expressions."""
+    return re.compile("".join(part if k % 2 else re.escape(part) for k, part in enumerate(parts)))
+
+
+def _optional(*parts: str) -> str:
+    return "(?:" + _shape(*parts).pattern + ")?"
+
+
+_RESULT = _optional(', "expect": {"page": ', _PAGE, ', "scav": ', _COUNT, "}")
+# The ops with a result, whose lines have an expect (and scavenge a force) after their fields.
+_CANONICAL = {
+    "alloc": _shape('{"op": "alloc", "npages": ', _POSITIVE + _RESULT, "}"),
+    "cache_fill": _shape(
+        '{"op": "cache_fill", "cache": ',
+        _COUNT + _optional(', "expect": {"base": ', _PAGE, ', "free": ', _HEX, ', "scav": ', _HEX, "}"),
+        "}",
+    ),
+    "cache_alloc": _shape('{"op": "cache_alloc", "cache": ', _COUNT, ', "npages": ', _POSITIVE + _RESULT, "}"),
+    "scavenge": _shape(
+        '{"op": "scavenge", "npages": ',
+        _POSITIVE + _optional(', "force": ', "(true|false)") + _optional(', "expect": {"released": ', _COUNT, "}"),
+        "}",
+    ),
+}
+# Every other op: its integer fields, in order, and nothing else.
+_FIELDS_ONLY = {kind: tuple(fields) for kind, fields in OP_FIELDS.items() if kind not in OPS_WITH_RESULT}
+for _kind, _fields in OP_FIELDS.items():
+    if _kind not in OPS_WITH_RESULT:
+        _parts, _literal = [], '{"op": "' + _kind + '"'
+        for _name, _minimum in _fields.items():
+            _parts += [_literal + ', "' + _name + '": ', _POSITIVE if _minimum >= 1 else _COUNT]
+            _literal = ""
+        _CANONICAL[_kind] = _shape(*_parts, _literal + "}")
+
+
+# The shapes of the ops each trace version has.
+_CANONICAL_BY_VERSION = {
+    version: {kind: shape for kind, shape in _CANONICAL.items() if OP_SINCE.get(kind, 1) <= version}
+    for version in VERSIONS
+}
+
+
+def _canonical_batch(batch: list[str], first_line: int, version: int) -> list[Op] | None:
+    """The Ops of a batch of lines as dumps writes them, numbered from first_line; None if any line is not."""
+    ops: list[Op] = []
+    line = first_line
+    shapes = _CANONICAL_BY_VERSION.get(version, {})
+    for text in batch:
+        shape = shapes.get(text[8 : text.find('"', 8)]) if text.startswith('{"op": "') else None
+        found = shape.fullmatch(text) if shape is not None else None
+        if found is None:
+            return None
+        groups = found.groups()
+        kind = text[8 : text.find('"', 8)]
+        args: dict[str, int | bool]
+        expect: Outcome | None = None
+        if kind == "alloc" or kind == "cache_alloc":
+            if kind == "alloc":
+                args = {"npages": int(groups[0])}
+            else:
+                args = {"cache": int(groups[0]), "npages": int(groups[1])}
+                if args["npages"] > 64:
+                    return None
+            page, scav = groups[-2:]
+            if page is not None:
+                expect = {"page": None if page == "null" else int(page), "scav": int(scav)}
+        elif kind == "free":
+            args = {"page": int(groups[0]), "npages": int(groups[1])}
+        elif kind == "cache_flush":
+            args = {"cache": int(groups[0])}
+        elif kind == "cache_fill":
+            args = {"cache": int(groups[0])}
+            if groups[1] is not None:
+                base = None if groups[1] == "null" else int(groups[1])
+                expect = {"base": base, "free": int(groups[2], 16), "scav": int(groups[3], 16)}
+        elif kind == "scavenge":
+            args = {"npages": int(groups[0])}
+            if version >= 2 and groups[1] == "false":
+                args["force"] = False
+            if groups[2] is not None:
+                expect = {"released": int(groups[2])}
+        else:
+            args = {name: int(value) for name, value in zip(_FIELDS_ONLY[kind], groups, strict=True)}
+        ops.append(Op(kind, args, expect, line))
+        line += 1
+    return ops
+
+
+# For each trace version, its ops with their integer fields and their minimum values.
+_FIELDS_BY_VERSION = {
+    version: {kind: tuple(fields.items()) for kind, fields in OP_FIELDS.items() if OP_SINCE.get(kind, 1) <= version}
+    for version in VERSIONS
+}
+
+
+def _quick_batch(batch: list[str], first_line: int, version: int) -> list[Op] | None:
+    """The Ops of a batch of lines numbered from first_line, or None if they must go line by line."""
+    decoded = loads_batch(batch)
+    fields_of = _FIELDS_BY_VERSION.get(version)
+    if decoded is None or fields_of is None:
+        return None
+    values, marks = decoded
+    ops: list[Op] = []
+    keys = 0
+    line = first_line
+    for obj in values:
+        kind = obj.get("op")
+        fields = fields_of.get(kind) if type(kind) is str else None
+        if fields is None:
+            return None
+        args: dict[str, int | bool] = {}
+        for name, minimum in fields:
+            value = obj.get(name)
+            if type(value) is not int or value < minimum:
+                return None
+            args[name] = value
+        keys += len(obj)
+        raw = obj.get("expect")
+        if type(raw) is dict:
+            keys += len(raw)
+        expect = None
+        if kind == "cache_alloc":
+            if args["npages"] > 64:
+                return None
+        elif kind == "scavenge" and version >= 2 and "force" in obj:
+            force = obj["force"]
+            if type(force) is not bool:
+                return None
+            if not force:
+                args["force"] = False
+        if raw is not None or "expect" in obj:
+            if kind in OPS_WITH_RESULT:
+                if type(raw) is not dict:
+                    return None
+                expect = _quick_expect(kind, raw)
+                if expect is None:
+                    return None
+        ops.append(Op(kind, args, expect, line))
+        line += 1
+    return ops if keys == marks else None
+
+
+def _quick_expect(kind: str, raw: dict[str, Any]) -> Outcome | None:
+    """parse_expect of an expect object, or None if parse_expect would refuse it."""
+    if kind == "alloc" or kind == "cache_alloc":
+        page, scav = raw.get("page", -1), raw.get("scav")
+        if (page is not None and (type(page) is not int or page < 0)) or type(scav) is not int or scav < 0:
+            return None
+        return {"page": page, "scav": scav}
+    if kind == "cache_fill":
+        base, free, scav = raw.get("base", -1), raw.get("free"), raw.get("scav")
+        if base is not None and (type(base) is not int or base < 0):
+            return None
+        if type(free) is not str or type(scav) is not str or not HEX64.fullmatch(free) or not HEX64.fullmatch(scav):
+            return None
+        return {"base": base, "free": int(free[2:], 16), "scav": int(scav[2:], 16)}
+    released = raw.get("released")
+    if type(released) is not int or released < 0:
+        return None
+    return {"released": released}
 
 
 def load(path: Path) -> Trace:
