@@ -177,8 +177,8 @@ def loads_batch(lines: list[str]) -> tuple[list[Any], int] | None:
     body = ",\n".join(lines)
     if (
         len(body) > MAX_LINE_BYTES
-        or body[0] != "{"
-        or body[-1] != "}"
+        or body[:1] != "{"
+        or body[-1:] != "}"
         or body.count("},\n{") != len(lines) - 1
         or "[" in body
         or "\r" in body

@@ -222,7 +222,7 @@ def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
 BATCH_LINES = 2048
 
 
-def parse_ops(lines: list[str], first: int, version: int = VERSION) -> Iterator[Op]:
+def parse_ops(lines: list[str], first: int, version: int = VERSION, batch_lines: int = BATCH_LINES) -> Iterator[Op]:
     """parse_op of lines[first:], line first + 1 onwards, lazily: the same Ops, the same first error.
 
     Lines go in batches through two quick paths, each accepting only what
@@ -233,8 +233,8 @@ def parse_ops(lines: list[str], first: int, version: int = VERSION) -> Iterator[
     vouch for (an error in it, or any unusual line) is read again with
     parse_op line by line, which decides and names the line.
     """
-    for start in range(first, len(lines), BATCH_LINES):
-        batch = lines[start : start + BATCH_LINES]
+    for start in range(first, len(lines), batch_lines):
+        batch = lines[start : start + batch_lines]
         ops = _canonical_batch(batch, start + 1, version)
         if ops is None:
             ops = _quick_batch(batch, start + 1, version)

@@ -12,9 +12,11 @@ from oracle.common.jsonlines import (
     MAX_LINE_BYTES,
     iter_lines,
     loads,
+    loads_batch,
     loads_document,
     loads_object,
     read_lines,
+    split_lines,
 )
 
 
@@ -80,3 +82,54 @@ def test_documents_over_many_lines_name_the_line(text: str, line: int, message: 
 def test_a_large_document_is_read() -> None:
     doc = "[" + ",\n".join(str(i) for i in range(1_000_000)) + "]"
     assert len(doc) > MAX_LINE_BYTES // 4 and loads_document(doc)[-1] == 999_999
+
+
+LINES = ['{"op": "alloc", "npages": 3, "expect": {"page": 0, "scav": 3}}', '{"a" :1,"b":{"c": "x"}}', '{"s": "\\u00e9"}']
+
+
+def test_a_batch_is_decoded_at_once_with_its_key_marks() -> None:
+    decoded = loads_batch(LINES)
+    assert decoded is not None
+    values, marks = decoded
+    assert values == [loads(line, 1) for line in LINES]
+    assert marks == 3 + 2 + 1 + 1 + 1 + 1  # every key of every object
+    assert loads_batch([]) == ([], 0)
+
+
+def test_a_string_holding_a_key_mark_counts_one_more() -> None:
+    # The caller then finds fewer keys than marks and reads the lines one by one.
+    decoded = loads_batch(['{"a": "b\\":"}'])
+    assert decoded is not None and decoded[1] == 2
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"a": NaN}',
+        '{"a": -Infinity}',
+        '{"a": ' + "1" * 41 + "}",
+        '{"a": [1]}',
+        '{"a": 1,\r "b": 2}',
+        ' {"a": 1}',
+        '{"a": 1} ',
+        "1",
+        "",
+        '{"a": 1}, {"b": 2}',
+        '{"a": 1} {"b": 2}',
+        '{"a": 1',
+        '{"a": "}',
+    ],
+)
+def test_lines_the_quick_path_cannot_vouch_for(line: str) -> None:
+    assert loads_batch([LINES[0], line, LINES[1]]) is None
+
+
+def test_an_object_across_two_lines_is_not_one_line_each() -> None:
+    # Together they would decode, but as two lines neither is one object.
+    assert loads_batch(['{"a": 1, "b": {"c": 2', "}}"]) is None
+    assert loads_batch(['{"a": {"b": 1}, "c": {', '"d": 2}}']) is None
+
+
+def test_split_lines_equals_iter_lines() -> None:
+    for text in ["a\r\nb\n", "a\nb", "", "\n", "a\n\nb\r\n"]:
+        assert split_lines(text) == [line for _, line in iter_lines(text)]

@@ -8,11 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oracle.cli import main
 from oracle.pagealloc.cli import bundled_traces
 from oracle.pagealloc.replay import replay
-from oracle.pagealloc.trace import OP_FIELDS, OP_SINCE, TraceError, load
+from oracle.pagealloc.trace import OP_FIELDS, OP_SINCE, TraceError, load, parse_op, parse_ops
 
 HEADER = (
     '{"trace": "pagealloc", "version": 1, "params": {"chunk_pages": 512, "phys_page_pages": 1, "huge_page_pages": 256}}'
@@ -228,3 +230,122 @@ def test_force_is_an_ignored_extra_field_in_version_1(tmp_path: Path) -> None:
     assert replay(write(tmp_path, [*lines, forced])).ok  # a version 1 scavenge is always forced
     v2 = replay(write(tmp_path, [HEADER_V2, *lines[1:], forced], "v2.jsonl"))
     assert v2.mismatch is not None and v2.mismatch.got == {"released": 0}  # background: no cycle has ended yet
+
+
+# The quick reading paths (trace.parse_ops) against parse_op line by line: the same ops, the same first error.
+
+LINE_VARIANTS = [
+    lambda obj, text: text,  # as dumps writes it
+    lambda obj, text: json.dumps(obj, separators=(",", ":")),
+    lambda obj, text: json.dumps(dict(reversed(list(obj.items())))),
+    lambda obj, text: " " + text,
+    lambda obj, text: text + "\t",
+    lambda obj, text: text[:-1] + ', "note": {"a": 1, "b": {"c": "d"}}}',
+    lambda obj, text: text[:-1] + ', "note": [1, {"x": 2}]}',
+    lambda obj, text: text[:-1] + ', "note": "a \\":" }',
+    lambda obj, text: text[:-1] + ', "note": {}}',
+    lambda obj, text: text.replace('"op"', '"\\u006fp"'),
+    lambda obj, text: text.replace('": ', '" : ', 1),
+    lambda obj, text: '{"npages": 5, ' + text[1:],  # a duplicate key for the ops that have npages
+    lambda obj, text: text[:-1] + ', "op": "free"}',  # a duplicate op
+    lambda obj, text: text.replace("1", "1.0", 1),
+    lambda obj, text: text.replace("1", "true", 1),
+    lambda obj, text: text.replace("1", '"1"', 1),
+    lambda obj, text: text.replace("1", "-1", 1),
+    lambda obj, text: text.replace("1", "1" * 41, 1),
+    lambda obj, text: text.replace("1", "1" * 40, 1),
+    lambda obj, text: text.replace("1", "NaN", 1),
+    lambda obj, text: text.replace("1", "-Infinity", 1),
+    lambda obj, text: text[:-1] + ', "note": NaN}',
+    lambda obj, text: text[:-1] + ', "note": -Infinity}',
+    lambda obj, text: text[:-1] + ', "note": ' + "9" * 41 + "}",
+    lambda obj, text: text[:-1] + ', "note": 1e999}',
+    lambda obj, text: text.replace("0x", "0X").upper().replace('"OP"', '"op"'),
+    lambda obj, text: text.replace("0x", "0X"),
+    lambda obj, text: text.replace("f", "F"),
+    lambda obj, text: text[:-1] + ', "expect": null}',
+    lambda obj, text: text.replace('"page": 0', '"page": null'),
+    lambda obj, text: text.replace("null", "0"),
+    lambda obj, text: text.replace(", ", ",\r "),
+    lambda obj, text: text + " " + text,
+    lambda obj, text: text + ", " + text,
+    lambda obj, text: text[:-1],
+    lambda obj, text: text[:-2] + "}",
+    lambda obj, text: "",
+    lambda obj, text: "1",
+    lambda obj, text: "null",
+    lambda obj, text: '"{}"',
+    lambda obj, text: "   ",
+    lambda obj, text: "[" + text + "]",
+    lambda obj, text: text[:-1] + ', "deep": ' + "[" * 70 + "]" * 70 + "}",
+    lambda obj, text: text[:-1] + ', "deep": ' + '{"a": ' * 70 + "1" + "}" * 70 + "}",
+    lambda obj, text: text.replace('"op": "', '"op": "x'),
+    lambda obj, text: '{"op": "next_gen"}',
+    lambda obj, text: '{"op": "scavenge", "npages": 2, "force": false, "expect": {"released": 1}}',
+    lambda obj, text: '{"op": "scavenge", "npages": 2, "force": 0}',
+    lambda obj, text: '{"op": "cache_alloc", "cache": 1, "npages": 65}',
+    lambda obj, text: '{"op": "cache_alloc", "cache": 1, "npages": 64, "expect": {"page": null, "scav": 0}}',
+    lambda obj, text: '{"op": "cache_fill", "cache": 2, "expect": {"base": null, "free": "0x0", "scav": "0x0"}}',
+    lambda obj, text: '{"op": "cache_fill", "cache": 2, "expect": {"base": 64, "free": " 0x0000000000000001"}}',
+    lambda obj, text: '{"op": "alloc", "npages": 2, "expect": {"scav": 0}}',
+    lambda obj, text: '{"op": "alloc", "npages": 2, "expect": {"page": -3, "scav": 0}}',
+    lambda obj, text: '{"op": "grow", "chunk": 0, "nchunks": 01}',
+    lambda obj, text: '{"op": "grow", "chunk": 0, "nchunks": 1, "expect": {"page": 1, "page": 2}}',
+]
+
+
+def _slow(lines: list[str], version: int) -> tuple[list[tuple[object, ...]], tuple[int, str] | None]:
+    out = []
+    try:
+        for number, text in enumerate(lines[1:], start=2):
+            op = parse_op(text, number, version)
+            out.append((op.kind, list(op.args.items()), op.expect, op.line))
+    except TraceError as e:
+        return out, (e.line, str(e))
+    return out, None
+
+
+def _quick(lines: list[str], version: int, batch: int) -> tuple[list[tuple[object, ...]], tuple[int, str] | None]:
+    out = []
+    try:
+        for op in parse_ops(lines, 1, version, batch):
+            out.append((op.kind, list(op.args.items()), op.expect, op.line))
+    except TraceError as e:
+        return out, (e.line, str(e))
+    return out, None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, len(LINE_VARIANTS) - 1)), max_size=12),
+    st.sampled_from([1, 2]),
+    st.sampled_from([1, 3, 2048]),
+    st.floats(0, 1),
+)
+def test_quick_reading_equals_line_by_line(picks: list[tuple[int, int]], version: int, batch: int, plain: float) -> None:
+    lines = [HEADER]
+    for good, variant in picks:
+        text = GOOD[good] if variant == 0 or plain < 0.3 else LINE_VARIANTS[variant](json.loads(GOOD[good]), GOOD[good])
+        lines.append(text)
+    assert _quick(lines, version, batch) == _slow(lines, version)
+
+
+@pytest.mark.parametrize("variant", range(len(LINE_VARIANTS)))
+def test_quick_reading_of_every_variant_equals_line_by_line(variant: int) -> None:
+    for version in (1, 2):
+        for good in GOOD:
+            lines = [HEADER, LINE_VARIANTS[variant](json.loads(good), good)]
+            assert _quick(lines, version, 1) == _slow(lines, version), lines[1]
+            lines = [HEADER, *GOOD, lines[1], *GOOD]
+            assert _quick(lines, version, 2048) == _slow(lines, version), lines[len(GOOD) + 1]
+
+
+def test_quick_reading_of_a_generated_trace_equals_line_by_line(tmp_path: Path) -> None:
+    # A long trace as dumps writes it, every op kind and expect, read in batches of many sizes.
+    text = (bundled_traces()[0]).read_text(encoding="utf-8")
+    lines = [json.dumps({k: v for k, v in json.loads(line).items() if k != "go_state"}) for line in text.splitlines()]
+    version = json.loads(lines[0])["version"]
+    want = _slow(lines, version)
+    assert want[1] is None and len(want[0]) > 100
+    for batch in (1, 7, 100, 2048):
+        assert _quick(lines, version, batch) == want
