@@ -150,11 +150,14 @@ def go_mutants(argv: list[str]) -> int:
                        help="only mutant K (repeatable)")
     group.add_argument("--sample", type=count(1), default=None, metavar="N",
                        help="a random sample of N of the chosen mutants, drawn with --seed")
+    group.add_argument("--state", action="store_true",
+                       help="the campaign also compares the search hint and scavenge cursors (as go-fuzz --state)")
     group.add_argument("--report", type=Path, default=None, metavar="JSON",
                        help="print the report of an earlier --json run again, with the survivors classified afresh")
     args = parser.parse_args(argv)
     systematic_only = [flag for flag, value in (("--file", args.file), ("--func", args.func), ("--id", args.id),
-                                                ("--sample", args.sample), ("--report", args.report)) if value]
+                                                ("--sample", args.sample), ("--report", args.report),
+                                                ("--state", args.state)) if value]
     if args.systematic and args.names:
         parser.error("--systematic runs generated mutants; seeded mutants by NAME are for the default mode")
     if not args.systematic and systematic_only:
@@ -192,7 +195,8 @@ def _systematic(args: argparse.Namespace) -> int:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise UsageError(f"--report {args.report}: not a go-mutants --systematic --json report ({e})") from None
         print(systematic.format_report(rows, earlier["about"], len(earlier["go_tests"]),
-                                       earlier["seconds_per_mutant"], earlier["seed"], earlier["elapsed_seconds"]))
+                                       earlier["seconds_per_mutant"], earlier["seed"], earlier["elapsed_seconds"],
+                                       earlier.get("state", False)))
         return 0
     tc = find_toolchain(goroot_of(args.goroot))
     binary, catalog = systematic.ensure_built(tc, verbose=args.verbose)
@@ -209,13 +213,13 @@ def _systematic(args: argparse.Namespace) -> int:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="go-mutants-") as tmp:
         rows = systematic.run(tc, chosen, catalog, binary, secs, args.seed, args.out or Path(tmp), shrink,
-                              sys.stderr if args.json else sys.stdout)
+                              sys.stderr if args.json else sys.stdout, state=args.state)
     elapsed = time.monotonic() - started
     if args.json:
-        print(json.dumps(systematic.report_json(rows, catalog, secs, args.seed, elapsed)))
+        print(json.dumps(systematic.report_json(rows, catalog, secs, args.seed, elapsed, args.state)))
     else:
         print(systematic.format_report(rows, systematic.describe_catalog(catalog), len(catalog.test_names), secs,
-                                       args.seed, elapsed))
+                                       args.seed, elapsed, args.state))
     return 0
 
 

@@ -36,7 +36,8 @@ SystematicError, exit 2). Then, per mutant: the server must start (a crash
 at start-up is reported as an error, never hidden: the gate keeps mutated
 code off the binary's own heap, so it would mean a leak), the campaign runs
 for `seconds` with a fixed seed (a failing example, or the runtime failing
-outside one, kills), and Go's page-allocator tests run in a separate
+outside one, kills; with state, a difference in the hidden state the
+campaign's --state compares kills too), and Go's page-allocator tests run in a separate
 process with the same binary (any failure, panic or hang kills). Before
 its campaign, each mutant passes a pristine-equivalence check: the live
 driver's answers to a load that works the binary's own heap hard without
@@ -384,7 +385,7 @@ def pristine_outside_gate(binary: Path, mutant: int, pristine: bytes) -> Verdict
 
 
 def run_campaign_on(binary: Path, mutant: int, seconds: float, seed: int, out_dir: Path,
-                    shrink_seconds: float) -> Verdict:
+                    shrink_seconds: float, state: bool = False) -> Verdict:
     """The go campaign against one mutant; None (an error) when its server does not even start."""
     link = driver.mutant_binary(binary, mutant)
     started = time.monotonic()
@@ -393,7 +394,7 @@ def run_campaign_on(binary: Path, mutant: int, seconds: float, seed: int, out_di
     except ImplementationFailed as e:
         return Verdict(None, f"crashes at start-up: {e}", time.monotonic() - started)
     try:
-        result = run_campaign(link, seconds, seed, None, out_dir, f"mutant{mutant}", shrink_seconds)
+        result = run_campaign(link, seconds, seed, None, out_dir, f"mutant{mutant}", shrink_seconds, state)
     except ModelError as e:  # the mutated runtime failed outside an example (at a header, say)
         return Verdict(True, f"the runtime failed: {str(e).splitlines()[0]}", time.monotonic() - started)
     finally:
@@ -512,8 +513,10 @@ def _rate(killed: int, t: dict[str, int]) -> str:
     return f"{100 * killed / judged:5.1f}%" if judged else "    -"
 
 
-def format_report(rows: list[Row], about: str, tests: int, seconds: float, seed: int, elapsed: float) -> str:
-    lines = [about, f"{len(rows)} mutants run, {seconds:g} s of campaign each (seed {seed}), Go's {tests} "
+def format_report(rows: list[Row], about: str, tests: int, seconds: float, seed: int, elapsed: float,
+                  state: bool = False) -> str:
+    compared = ", hidden state compared" if state else ""
+    lines = [about, f"{len(rows)} mutants run, {seconds:g} s of campaign each (seed {seed}{compared}), Go's {tests} "
              f"page-allocator tests; {elapsed / 60:.1f} min"]
     head = (f"{'':<32} {'mutants':>7} {'campaign':>9} {'rate':>6} {'go tests':>9} {'rate':>6} {'both':>5} "
             f"{'camp.only':>9} {'go only':>7} {'neither':>7} {'errors':>6}")
@@ -564,6 +567,7 @@ def run(
     shrink_seconds: float = DEFAULT_SHRINK_SECONDS,
     progress: TextIO | None = sys.stdout,
     go_tests: bool = True,
+    state: bool = False,
 ) -> list[Row]:
     """Check id 0 is pristine, then run the campaign and Go's tests on each chosen mutant."""
     tests = catalog.test_names
@@ -573,7 +577,7 @@ def run(
     rows = []
     for i, m in enumerate(chosen, 1):
         leak = pristine_outside_gate(binary, m.id, pristine)
-        campaign = leak or run_campaign_on(binary, m.id, seconds, seed, out_dir, shrink_seconds)
+        campaign = leak or run_campaign_on(binary, m.id, seconds, seed, out_dir, shrink_seconds, state)
         theirs = run_go_tests(binary, m.id, tests) if go_tests else Verdict(None, "not run")
         row = Row(m, campaign, theirs, classes.get(m.id), catalog.occurrence.get(m.id, 0))
         rows.append(row)
@@ -582,9 +586,11 @@ def run(
     return rows
 
 
-def report_json(rows: list[Row], catalog: Catalog, seconds: float, seed: int, elapsed: float) -> dict[str, Any]:
+def report_json(rows: list[Row], catalog: Catalog, seconds: float, seed: int, elapsed: float,
+                state: bool = False) -> dict[str, Any]:
     return {
         "seconds_per_mutant": seconds,
+        "state": state,
         "seed": seed,
         "elapsed_seconds": round(elapsed, 1),
         "go_tests": catalog.test_names,
