@@ -91,6 +91,7 @@ class FastPageAlloc:
         self.tree = SummaryTree(self.storage, merge_width_off_by_one, missed_level_update)
         self.scav = ScavengeIndex(self.layout, self.storage.block_ids)
         self.search_page = geometry.no_free_page
+        self.padded: dict[int, int] = {}  # chunk -> pages pad() marked (in use and scavenged; never freed)
         self.end_chunk = 0
         self.hint_too_far = hint_too_far
 
@@ -100,6 +101,7 @@ class FastPageAlloc:
         twin.storage = self.storage.copy()
         twin.tree = self.tree.copy(twin.storage)
         twin.scav = self.scav.copy(twin.storage.block_ids)
+        twin.padded = dict(self.padded)
         return twin
 
     # Grow.
@@ -254,6 +256,8 @@ class FastPageAlloc:
         chunk (free_checked need not read it again), else None.
         """
         layout = self.layout
+        if self.padded:
+            self._check_not_padded(page, npages)
         if type(page) is int and type(npages) is int and page >= 0 and npages >= 1:
             # The common case, one chunk grown and in use, checked without building the general loop's lists.
             last = page + npages - 1
@@ -298,6 +302,21 @@ class FastPageAlloc:
                     raise InvalidOperation(f"free of page {first}, which is not in use")
         return None
 
+    def _check_not_padded(self, page: int, npages: int) -> None:
+        """Refuse a free of padding at the heap's base (no allocation owns it)."""
+        if type(page) is not int or type(npages) is not int or page < 0 or npages < 1:
+            return  # check_free refuses these itself
+        layout = self.layout
+        for chunk, mask in self.padded.items():
+            lo = max(page, chunk << layout.log_chunk_pages)
+            hi = min(page + npages, (chunk + 1) << layout.log_chunk_pages)
+            if lo >= hi:
+                continue
+            hit = mask & (((1 << (hi - lo)) - 1) << (lo & layout.page_mask))
+            if hit:
+                first = (chunk << layout.log_chunk_pages) + (hit & -hit).bit_length() - 1
+                raise InvalidOperation(f"free of page {first}, which is padding at the heap's base (never handed out)")
+
     def free(self, page: int, npages: int) -> None:
         self.free_checked(page, npages, self.check_free(page, npages))
 
@@ -333,6 +352,39 @@ class FastPageAlloc:
         self.tree.update_range(page, npages, self.tree.free_leaf, freeing=True)
 
     # Scavenge.
+
+    def pad(self, page: int, npages: int) -> None:
+        """Mark free pages [page, page+npages) in use and scavenged (Go: markRandomPaddingPages).
+
+        Refused unless every page is grown and free; the search hint does not move (model.pagealloc).
+        """
+        check_count("page", page, 0)
+        check_count("npages", npages)
+        layout = self.layout
+        if page + npages > layout.total_pages:
+            raise InvalidOperation(f"pad of pages [{page}, {page + npages}) goes past the address space")
+        pieces = []
+        at, left = page, npages
+        while left > 0:
+            chunk, lo = at >> layout.log_chunk_pages, at & layout.page_mask
+            count = min(left, layout.chunk_pages - lo)
+            bitmaps = self.storage.blocks.get(chunk >> layout.log_chunks_per_block)
+            row = chunk & layout.row_mask
+            if bitmaps is None or not bitmaps.grown[row]:
+                raise InvalidOperation(f"pad of page {at}, which is not in the heap")
+            mask = ((1 << count) - 1) << lo
+            busy = bitmaps.read_alloc(row) & mask
+            if busy:
+                first = (chunk << layout.log_chunk_pages) + (busy & -busy).bit_length() - 1
+                raise InvalidOperation(f"pad of page {first}, which is in use")
+            pieces.append((bitmaps, row, chunk, mask, count))
+            at, left = at + count, left - count
+        for bitmaps, row, chunk, mask, count in pieces:
+            bitmaps.write_alloc(row, bitmaps.read_alloc(row) | mask)
+            bitmaps.write_scavenged(row, bitmaps.read_scavenged(row) | mask)
+            self.padded[chunk] = self.padded.get(chunk, 0) | mask
+            self.scav.alloc(chunk, count)
+        self.tree.update_range(page, npages, 0)
 
     def scavenge(self, npages: int, force: bool = True) -> int:
         """Release at least npages free pages to the OS if there are that many; returns how many."""

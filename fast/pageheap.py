@@ -117,6 +117,10 @@ class FastPageHeap:
         """End a GC cycle: a new scavenger generation (Go: scavengeIndex.nextGen; trace version 2)."""
         self.alloc_state.scav.next_gen()
 
+    def pad(self, page: int, npages: int) -> None:
+        """Padding at the heap's base: free pages marked in use and scavenged (trace version 3)."""
+        self.alloc_state.pad(page, npages)
+
     def _cache(self, cache_id: int) -> PageCache:
         check_count("cache", cache_id, 0)
         cache = self.caches.get(cache_id)

@@ -9,7 +9,7 @@ stdout, flushed at once:
   {"op": "alloc", "npages": 3}                            -> {"page": 17, "scav": 3}
   {"op": "cache_fill", "cache": 0}                        -> {"base": 64, "free": "0x..", "scav": "0x.."}
   {"op": "scavenge", "npages": 8[, "force": false]}       -> {"released": 8}
-  {"op": "grow" | "free" | "cache_flush" | "next_gen"...} -> {}
+  {"op": "grow" | "free" | "cache_flush" | "next_gen" | "pad"...} -> {}
   {"op": "snapshot"}                                      -> {"state": {...}} (fast.state)
   anything the heap refuses or cannot read                -> {"error": "why"}
 
@@ -41,6 +41,7 @@ _OP_FIELDS = {
     "cache_flush": ("cache",),
     "scavenge": ("npages",),
     "next_gen": (),
+    "pad": ("page", "npages"),
     "snapshot": (),
 }
 
@@ -92,8 +93,8 @@ class Session:
 
     def start(self, header: dict[str, Any]) -> dict[str, Any]:
         params = header.get("params")
-        if header.get("trace") != "pagealloc" or header.get("version") not in (1, 2) or not isinstance(params, dict):
-            return {"error": "expected a pagealloc trace header of version 1 or 2"}
+        if header.get("trace") != "pagealloc" or header.get("version") not in (1, 2, 3) or not isinstance(params, dict):
+            return {"error": "expected a pagealloc trace header of version 1, 2 or 3"}
         try:
             geometry = Geometry(chunk_pages=params.get("chunk_pages", 512))
             self.heap = FastPageHeap(

@@ -6,11 +6,13 @@ where to look. `all_violations` runs them all.
 
   summaries_match_bitmaps   the stored tree equals summarize_levels of the
                             bitmaps at every level
-  scavenged_pages_free      no page is both scavenged and in use
+  scavenged_pages_free      no page is both scavenged and in use, but the
+                            padding at the heap's base (pad)
   hint_below_in_use         every grown page below the search hint is in use
   caches_consistent         every page a cache holds free is in use in the
                             heap and held by no other cache; a cache's
-                            scavenged bits are among its free bits
+                            scavenged bits are among its free bits and the
+                            padding of its block
   tree_find_is_first_fit    the tree descent finds the same page as the
                             linear first-fit scan, for a spread of sizes
 """
@@ -39,10 +41,12 @@ def summaries_match_bitmaps(pa: PageAlloc) -> list[str]:
 
 
 def scavenged_pages_free(pa: PageAlloc) -> list[str]:
+    """No page is both scavenged and in use, but padding (pages pad() marked both, until they are freed)."""
     out = []
     for chunk, data in sorted(pa.chunks.items()):
-        for k, (used, scav) in enumerate(zip(data.alloc, data.scavenged, strict=True)):
-            both = used & scav
+        padding = data.padded or [0] * len(data.alloc)
+        for k, (used, scav, padded) in enumerate(zip(data.alloc, data.scavenged, padding, strict=True)):
+            both = used & scav & ~padded
             if both:
                 page = pa.geometry.chunk_base(chunk) + 64 * k + words.trailing_zeros(both)
                 out.append(f"page {page} is scavenged and in use")
@@ -61,12 +65,28 @@ def hint_below_in_use(pa: PageAlloc) -> list[str]:
     return []
 
 
+def padding_of(heap: PageHeap, base: int | None) -> int:
+    """The padding among the 64 pages from base (a cache's block), as a 64-bit mask.
+
+    A cache filled from a block holding padding takes the block's scavenged bits whole, as Go's
+    allocToCache does, so its scavenged bits may name those in-use padding pages too.
+    """
+    if base is None:
+        return 0
+    g = heap.alloc_state.geometry
+    data = heap.alloc_state.chunks.get(g.chunk_of(base))
+    if data is None or not data.padded:
+        return 0
+    return bitmap.block64(data.padded, g.page_in_chunk(base))
+
+
 def caches_consistent(heap: PageHeap) -> list[str]:
     out = []
     owner: dict[int, int] = {}
     for cache_id, cache in sorted(heap.caches.items()):
-        if cache.scav & ~cache.free:
-            out.append(f"cache {cache_id} has scavenged bits {cache.scav & ~cache.free:#x} outside its free bits")
+        if cache.scav & ~cache.free & ~padding_of(heap, cache.base):
+            stray = cache.scav & ~cache.free & ~padding_of(heap, cache.base)
+            out.append(f"cache {cache_id} has scavenged bits {stray:#x} outside its free bits and the padding")
         if cache.free == 0:
             continue
         if cache.base is None or cache.base % CACHE_PAGES:

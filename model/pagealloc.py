@@ -53,10 +53,17 @@ def check_count(name: str, value: object, minimum: int = 1) -> int:
 
 @attrs.define
 class ChunkData:
-    """A grown chunk's bitmaps (Go: pallocData): 1 = in use, and 1 = scavenged."""
+    """A grown chunk's bitmaps (Go: pallocData): 1 = in use, and 1 = scavenged.
+
+    padded (the model's own record, not Go's): 1 = a page pad() marked in use and scavenged; empty
+    when the chunk was built without one (the proofs' states). Padding belongs to no allocation, so
+    it is never freed (a free of it is refused). Invariant: a page both in use and scavenged is
+    padded (model.invariants).
+    """
 
     alloc: bitmap.Bits
     scavenged: bitmap.Bits
+    padded: bitmap.Bits = attrs.field(factory=list)
 
 
 def _phys_page_pages(instance: object, attribute: attrs.Attribute, value: int) -> None:
@@ -147,7 +154,9 @@ class PageAlloc:
             self.search_page = base
         for c in range(first_chunk, first_chunk + nchunks):
             self.chunks[c] = ChunkData(
-                bitmap.new_bits(g.words_per_chunk, False), bitmap.new_bits(g.words_per_chunk, True)
+                bitmap.new_bits(g.words_per_chunk, False),
+                bitmap.new_bits(g.words_per_chunk, True),
+                bitmap.new_bits(g.words_per_chunk, False),
             )
         self.update(base, nchunks * g.chunk_pages)
 
@@ -214,6 +223,11 @@ class PageAlloc:
             for i in range(index, index + count):
                 if not bitmap.get(data.alloc, i):
                     raise InvalidOperation(f"free of page {g.chunk_base(chunk) + i}, which is not in use")
+                if data.padded and bitmap.get(data.padded, i):
+                    raise InvalidOperation(
+                        f"free of page {g.chunk_base(chunk) + i}, which is padding at the heap's base "
+                        "(never handed out)"
+                    )
 
     def free(self, page: int, npages: int) -> None:
         self.check_free(page, npages)
@@ -222,6 +236,33 @@ class PageAlloc:
         for chunk, index, count in self.pieces(page, npages):
             bitmap.clear_range(self.chunks[chunk].alloc, index, count)
             self.scav.free(chunk, index, count)
+        self.update(page, npages)
+
+    def pad(self, page: int, npages: int) -> None:
+        """Mark free pages [page, page+npages) in use and scavenged (Go: markRandomPaddingPages).
+
+        Go pads the start of its first growth by a random number of pages so that the heap's base
+        address is random; the padding is never handed out (nor freed), and being scavenged it
+        counts as released memory. The search hint does not move. Every page must be grown and free.
+        """
+        check_count("page", page, 0)
+        check_count("npages", npages)
+        g = self.geometry
+        if page + npages > g.total_pages:
+            raise InvalidOperation(f"pad of pages [{page}, {page + npages}) goes past the address space")
+        for chunk, index, count in self.pieces(page, npages):
+            data = self.chunks.get(chunk)
+            if data is None:
+                raise InvalidOperation(f"pad of page {g.chunk_base(chunk) + index}, which is not in the heap")
+            for i in range(index, index + count):
+                if bitmap.get(data.alloc, i):
+                    raise InvalidOperation(f"pad of page {g.chunk_base(chunk) + i}, which is in use")
+        for chunk, index, count in self.pieces(page, npages):
+            data = self.chunks[chunk]
+            bitmap.set_range(data.alloc, index, count)
+            bitmap.set_range(data.scavenged, index, count)
+            bitmap.set_range(data.padded, index, count)
+            self.scav.alloc(chunk, count)
         self.update(page, npages)
 
     def scavenge(self, npages: int, force: bool = True) -> int:

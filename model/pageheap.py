@@ -77,6 +77,10 @@ class PageHeap:
         """The end of a GC cycle: the scavenge index moves to its next generation."""
         self.alloc_state.scav.next_gen()
 
+    def pad(self, page: int, npages: int) -> None:
+        """Padding at the heap's base: free pages marked in use and scavenged (model.pagealloc.PageAlloc.pad)."""
+        self.alloc_state.pad(page, npages)
+
     def _cache(self, cache_id: int) -> PageCache:
         check_count("cache", cache_id, 0)
         cache = self.caches.get(cache_id)

@@ -32,6 +32,7 @@ class TopDownHeap:
         self.used: dict[int, int] = {}  # chunk -> in-use bits
         self.scav: dict[int, int] = {}  # chunk -> scavenged bits
         self.caches: dict[int, tuple[int, int, int]] = {}  # id -> (base, free, scav)
+        self.padded: set[int] = set()  # pages pad marked: in use, owned by no allocation, never freed
 
     def _is_used(self, page: int) -> bool:
         return bool(self.used[page // self.cp] >> (page % self.cp) & 1)
@@ -88,6 +89,8 @@ class TopDownHeap:
         for p in range(page, page + npages):
             if p // self.cp not in self.used or not self._is_used(p):
                 raise InvalidOperation(f"free of page {p}, which is not in use")
+            if p in self.padded:
+                raise InvalidOperation(f"free of page {p}, which is padding")
             for base, free, _ in self.caches.values():
                 if base <= p < base + CACHE_PAGES and free >> (p - base) & 1:
                     raise InvalidOperation(f"free of page {p}, which a cache holds")
@@ -139,6 +142,16 @@ class TopDownHeap:
             if scav >> i & 1:
                 self._set(self.scav, base + i, True)
         self.caches[cache_id] = (0, 0, 0)
+
+    def pad(self, page: int, npages: int) -> None:
+        """Free pages marked in use and scavenged (trace version 3), refused unless all are grown and free."""
+        for p in range(page, page + npages):
+            if p // self.cp not in self.used or self._is_used(p):
+                raise InvalidOperation(f"pad of page {p}, which is not a free page of the heap")
+        for p in range(page, page + npages):
+            self._set(self.used, p, True)
+            self._set(self.scav, p, True)
+            self.padded.add(p)
 
     def next_gen(self) -> None:
         """GC cycles mean nothing to this allocator: it keeps no generations."""

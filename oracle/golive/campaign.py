@@ -35,10 +35,11 @@ are the MODEL's results, so `python -m oracle replay FILE --impl go` (with
 `--mutant NAME` for a seeded bug, or `--goroot` for a patched tree) stops at
 the same line with the runtime's answer as "got".
 
-With `state=True` the runtime's hidden state (search hint, both scavenge
-cursors and their marks) is also compared with the model's after every
-operation; a difference there fails the example too (replay checks only
-results, so such a trace shows the line but not the difference).
+The runtime's hidden state (search hint, both scavenge cursors and their
+marks) is also compared with the model's after every operation of a share
+of the examples (STATE_SHARE; all of them with `state=True`); a difference
+there fails the example too (replay checks only results, so such a trace
+shows the line but not the difference).
 """
 
 from __future__ import annotations
@@ -66,8 +67,10 @@ from oracle.pagealloc.state import hidden_state
 from oracle.pagealloc.trace import Op, Params, dumps
 
 DEFAULT_OUT = Path("failures")
+TRACE_VERSION = 3  # the campaign's streams use every op, padding included
 JUDGES = ("fast", "model")
 MODEL_SHARE = 0.05  # with the fast judge, the share of examples the model generates and judges throughout
+STATE_SHARE = 0.2  # the share of examples whose hidden state (search hint, scavenge cursors) is compared too
 CAMPAIGN_TIMEOUT = 3.0  # seconds an answer may take in a campaign before the runtime counts as hung
 
 
@@ -183,16 +186,15 @@ class Prefixes:
 class Runner:
     """Runs op streams on the model and on one runtime binary, and judges the runtime's answers."""
 
-    def __init__(self, binary: Path, state: bool = False, timeout: float = CAMPAIGN_TIMEOUT) -> None:
+    def __init__(self, binary: Path, timeout: float = CAMPAIGN_TIMEOUT) -> None:
         self.binary = binary
-        self.state = state
         self.timeout = timeout
         self.hello = golive.server_for(binary).hello
         self.max_chunks = int(self.hello["max_chunks"])
         self.candidates = 0
 
     def runtime_params(self) -> Params:
-        return golive.runtime_params(self.binary)
+        return golive.runtime_params(self.binary, TRACE_VERSION)
 
     def evaluate(
         self,
@@ -201,37 +203,42 @@ class Runner:
         repair: bool = False,
         prefixes: Prefixes | None = None,
         keep: int = 0,
+        with_state: bool = False,
     ) -> Finding | bool | None:
         """A Finding if the runtime differs; None if it agrees; False if the model refuses the stream.
 
-        With prefixes, stream[:keep] is known to equal the first keep operations of prefixes.stream."""
+        With prefixes (made with the same with_state), stream[:keep] is known to equal the first keep
+        operations of prefixes.stream. with_state also compares the hidden state after every op."""
         self.candidates += 1
         k, start = prefixes.at(keep) if prefixes is not None else (0, None)
-        run = model_run(params, stream[k:], self.state, repair, start)
+        run = model_run(params, stream[k:], with_state, repair, start)
         if run is None:
             return False
-        return self.compare(params, run.ops, run.wants, run.states)
+        return self.compare(params, run.ops, run.wants, run.states if with_state else None)
 
-    def compare(self, params: Params, ops: list[Op], wants: list[Any], states: list[Any]) -> Finding | None:
+    def compare(self, params: Params, ops: list[Op], wants: list[Any], states: list[Any] | None) -> Finding | None:
         """Run ops on the runtime in one batch and judge every answer (and hidden state) against the model's."""
         return self.finish(self.start(params, ops, wants, states))
 
-    def start(self, params: Params, ops: list[Op], wants: list[Any], states: list[Any]) -> Sent:
-        """Send a stream to the runtime without waiting (finish() judges it): the runtime works meanwhile."""
+    def start(self, params: Params, ops: list[Op], wants: list[Any], states: list[Any] | None) -> Sent:
+        """Send a stream to the runtime without waiting (finish() judges it): the runtime works meanwhile.
+
+        states: the expected hidden state after each op, to compare too, or None not to."""
         impl = golive.GoImpl(params, self.binary, timeout=self.timeout)
-        sent = [x for op in ops for x in (op, STATE_PROBE)] if self.state else list(ops)
+        sent = [x for op in ops for x in (op, STATE_PROBE)] if states is not None else list(ops)
         impl.start_many(sent)
         return Sent(params, ops, wants, states, impl, sent)
 
     def finish(self, sent: Sent) -> Finding | None:
         """The runtime's answers to a stream start() sent, judged by the oracle's one rule."""
         answers = sent.impl.finish_many(sent.sent)
-        got, go_states = (answers[0::2], answers[1::2]) if self.state else (answers, [])
-        ops, wants, states = sent.ops, sent.wants, sent.states
+        states = sent.states
+        got, go_states = (answers[0::2], answers[1::2]) if states is not None else (answers, [])
+        ops, wants = sent.ops, sent.wants
         for i, line in enumerate(lockstep.run(_Answered(got), ops, None, batch=len(ops) or 1, expects=wants)):
             if line.mismatch is not None:
                 return Finding(sent.params, ops[: i + 1], wants[: i + 1], line.mismatch, "result")
-            if self.state and go_states[i] != states[i]:
+            if states is not None and go_states[i] != states[i]:
                 detail = f"model {states[i]}, runtime {go_states[i]}"
                 mismatch = Mismatch(line.op.line, line.op, line.expected, line.got, "the hidden state differs")
                 return Finding(sent.params, ops[: i + 1], wants[: i + 1], mismatch, "state", detail)
@@ -248,7 +255,7 @@ class Sent:
     params: Params
     ops: list[Op]
     wants: list[Any]
-    states: list[Any]
+    states: list[Any] | None
     impl: golive.GoImpl
     sent: list[Op]
 
@@ -272,7 +279,8 @@ def shrink(runner: Runner, finding: Finding, seconds: float) -> Finding:
     """The simplest stream found that the model accepts and on which the runtime still differs the same way."""
     best = finding
     stream: list[KindArgs] = [(op.kind, dict(op.args)) for op in best.ops]
-    prefixes = Prefixes(best.params, runner.state)
+    with_state = finding.kind == "state"  # a state finding must keep its state difference while shrinking
+    prefixes = Prefixes(best.params, with_state)
     prefixes.rebase(stream)
     crash = finding.crashed
 
@@ -282,10 +290,10 @@ def shrink(runner: Runner, finding: Finding, seconds: float) -> Finding:
         return repr(stream)
 
     def test(candidate: list[KindArgs], keep: int) -> list[KindArgs] | None:
-        result = runner.evaluate(finding.params, candidate, True, prefixes, keep)
+        result = runner.evaluate(finding.params, candidate, True, prefixes, keep, with_state)
         # Keep the failure's class: a runtime with a seeded bug may also crash on its own heap,
         # which must not turn a wrong result into an unrelated crash while shrinking.
-        if isinstance(result, Finding) and result.crashed == crash:
+        if isinstance(result, Finding) and result.crashed == crash and result.kind == finding.kind:
             kept = [(op.kind, dict(op.args)) for op in result.ops]
             found[key(kept)] = result
             return kept
@@ -359,7 +367,7 @@ def example_params(rng: random.Random, runtime: Params, variants: bool) -> Param
         return runtime
     phys = rng.choice([1, 2, 4, 8, 16, 32, 64])  # every physical page size Go supports, in runtime pages
     huge = rng.choice([0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512])  # none, or each power of two up to a chunk
-    return Params(runtime.chunk_pages, phys, huge, 2)
+    return Params(runtime.chunk_pages, phys, huge, runtime.version)
 
 
 def _recorder(impl: ModelImpl | FastImpl, states: list[Any]) -> Callable[[], None]:
@@ -374,11 +382,12 @@ def confirm(runner: Runner, finding: Finding, ops: list[Op], result: CampaignRes
     noted in the result (a bug of fast/, not of the runtime) and the campaign goes on.
     """
     stream = [(op.kind, dict(op.args)) for op in ops]
-    run = model_run(finding.params, stream, runner.state)
+    with_state = finding.kind == "state"
+    run = model_run(finding.params, stream, with_state)
     if run is None:
         result.notes.append(f"example {result.examples - 1}: fast/ generated a line the model refuses")
         return None
-    verdict = runner.compare(finding.params, run.ops, run.wants, run.states)
+    verdict = runner.compare(finding.params, run.ops, run.wants, run.states if with_state else None)
     if verdict is None:
         result.notes.append(
             f"example {result.examples - 1}: fast/ differs from the model and the runtime at "
@@ -407,26 +416,29 @@ def run_campaign(
     judge "fast": fast/ generates and answers each example (the first-line judge); an example
     the runtime fails is judged again by the model, which alone decides a finding, and a share
     `model_share` of the examples is generated by the model throughout. judge "model": the model
-    generates every example (slower; the reference)."""
+    generates every example (slower; the reference). The runtime's hidden state (search hint,
+    scavenge cursors) is compared after every op of a share STATE_SHARE of the examples, or of
+    all of them with state."""
     if judge not in JUDGES:
         raise ValueError(f"judge must be one of {', '.join(JUDGES)}, not {judge!r}")
-    runner = Runner(binary, state=state, timeout=timeout)
+    runner = Runner(binary, timeout=timeout)
     runtime = runner.runtime_params()
     started = time.monotonic()
     result = CampaignResult(label, 0.0, 0, 0, seed, judge=judge)
     share = random.Random(f"go-fuzz-share:{seed}")
 
-    def generate(index: int) -> tuple[Generator, list[Any], bool]:
+    def generate(index: int) -> tuple[Generator, list[Any] | None, bool]:
         rng = random.Random(f"go-fuzz:{seed}:{index}")
         params = example_params(rng, runtime, variants)
         length = rng.choice([20, 60, 150, 400, 1000])
         by_model = judge == "model" or share.random() < model_share
         impl: ModelImpl | FastImpl = ModelImpl(params) if by_model else FastImpl(params)
+        with_state = state or share.random() < STATE_SHARE
         states: list[Any] = []
-        record = _recorder(impl, states) if state else None
+        record = _recorder(impl, states) if with_state else None
         gen = Generator(rng, params, runner.max_chunks, impl, on_line=record, big_grows=not by_model)
         gen.run(length)
-        return gen, states, by_model
+        return gen, states if with_state else None, by_model
 
     def judge_example(index: int, gen: Generator, sent: Sent, by_model: bool) -> bool:
         """Judge one example the runtime has run; True once a finding is shrunk and written."""

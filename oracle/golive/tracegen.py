@@ -62,6 +62,7 @@ PROFILES = (
     "exhaustion",
     "sparse",
     "background",
+    "padded",
 )
 
 # Seeds used for the committed set when --seed is not given.
@@ -73,6 +74,7 @@ DEFAULT_SEEDS: dict[str, tuple[int, ...]] = {
     "exhaustion": (1,),
     "sparse": (1,),
     "background": (1, 2),
+    "padded": (1,),
 }
 
 # Operations per trace when --ops is not given (keeps the set well under 2 MB).
@@ -84,6 +86,7 @@ DEFAULT_OPS: dict[str, int] = {
     "exhaustion": 1500,
     "sparse": 1500,
     "background": 2000,
+    "padded": 2000,
 }
 
 KIB = 1024

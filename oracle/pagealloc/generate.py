@@ -37,6 +37,7 @@ from oracle.pagealloc.protocol import Implementation, ModelImpl, make_geometry
 from oracle.pagealloc.trace import Op, Outcome, Params
 
 CACHE_IDS = 4
+PAD_FIRST_GROWTH = 0.3  # the share of streams that start padded, as Go's randomized heap base does
 CACHE_PAGES = 64
 ROOT_ENTRY_CHUNKS = 1 << 12  # chunks under one root-level summary (Go amd64)
 # Scavenge only while the heap spans at most this many chunks: the scavenge index (the model's and
@@ -85,6 +86,7 @@ class Generator:
         "densify": 1,
         "straddle": 0.7,
         "root_grow": 0.15,
+        "pad": 0.3,
     }
 
     def __init__(
@@ -119,6 +121,7 @@ class Generator:
         self.ops: list[Op] = []
         self.wants: list[Outcome | None] = []
         self.chunks: list[int] = []  # the grown chunks in order (a heap may hold a whole root entry of them)
+        self.shaped = 0  # chunks the shape rules grew (straddle, root_grow): not counted against cap
         self.live: list[tuple[int, int]] = []  # allocations handed out and not freed: (page, npages)
         self.in_use = 0  # pages handed out and not freed: the sum of live's counts, kept as it changes
         self.caches: dict[int, tuple[int | None, int]] = {}  # id -> (base, free pages)
@@ -146,6 +149,7 @@ class Generator:
             "densify": self.densify,
             "straddle": self.straddle,
             "root_grow": self.root_grow,
+            "pad": self.pad,
         }
 
     def run(self, length: int) -> None:
@@ -153,6 +157,10 @@ class Generator:
         weights = [self.weights[k] for k in kinds]
         while not self.chunks:
             self.grow()
+        if self.params.version >= 3 and self.rng.random() < PAD_FIRST_GROWTH:
+            # As Go pads the base of its first growth: a random number of pages from its start.
+            cp = self.params.chunk_pages
+            self.emit("pad", page=self.chunks[0] * cp, npages=self.rng.randint(1, cp - 1))
         while len(self.ops) < length:
             self.rules[self.rng.choices(kinds, weights)[0]]()
 
@@ -213,7 +221,7 @@ class Generator:
     # Rules.
 
     def grow(self) -> None:
-        room = self.cap - len(self.chunks)
+        room = self.cap - (len(self.chunks) - self.shaped)
         if room <= 0:
             return
         k = min(room, self.rng.choice([1, 1, 1, 2, 3, 4]))
@@ -230,6 +238,8 @@ class Generator:
             "near": self.rng.randint(0, 3 * ROOT_ENTRY_CHUNKS),
             "far": self.rng.randint(0, self.max_chunks - k),
         }[place]
+        if place == "root_boundary" and k == 1 and room >= 2:
+            k = 2  # the chunk below a root entry's boundary and the one above it
         if chunk < 0 or chunk + k > self.max_chunks or self.any_grown(chunk, k):
             return
         self.emit("grow", chunk=chunk, nchunks=k)
@@ -361,6 +371,7 @@ class Generator:
         if block is None:
             return
         self.emit("grow", chunk=block, nchunks=fan)
+        self.shaped += fan
         want = self.emit("alloc", npages=fan * cp)
         if want is None or want["page"] != block * cp:
             return  # it went elsewhere (a lower run was long enough): the stream is still valid
@@ -376,12 +387,26 @@ class Generator:
         self.free_part(i, (k + 1) * cp - a, a + cp + c)
         self.emit("alloc", npages=a + cp + c + d)
 
+    def pad(self) -> None:
+        """Padding on some free pages of a chunk (trace version 3): in use and scavenged at once."""
+        if self.params.version < 3 or not self.chunks:
+            return
+        cp = self.params.chunk_pages
+        chunk = self.rng.choice(self.chunks)
+        free = ~self.chunk_bits(chunk) & ((1 << cp) - 1)
+        if not free:
+            return
+        start = (free & -free).bit_length() - 1
+        run = (~(free >> start) & ((free >> start) + 1)).bit_length() - 1
+        self.emit("pad", page=chunk * cp + start, npages=self.rng.randint(1, run))
+
     def root_grow(self) -> None:
         """A whole root entry of chunks (16 GiB on amd64), so a root summary is fully free."""
         chunk = self.fresh_block(ROOT_ENTRY_CHUNKS, ROOT_ENTRY_CHUNKS)
         if chunk is None:
             return
         self.emit("grow", chunk=chunk, nchunks=ROOT_ENTRY_CHUNKS)
+        self.shaped += ROOT_ENTRY_CHUNKS
         if self.rng.random() < 0.5:
             self.emit("alloc", npages=self.rng.choice([1, self.params.chunk_pages * ROOT_ENTRY_CHUNKS // 2]))
 

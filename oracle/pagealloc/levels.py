@@ -278,6 +278,7 @@ class Shadow(Checker):
         self.used: dict[int, int] = {}  # in use: handed out, or held by a cache
         self.must: dict[int, int] = {}  # free pages certainly scavenged
         self.may: dict[int, int] = {}  # free pages possibly scavenged
+        self.padded: dict[int, int] = {}  # pages pad marked in use and scavenged (never freed)
         self.caches: dict[int, tuple[int | None, int, int]] = {}
 
     def pieces(self, page: int, npages: int) -> list[tuple[int, int]]:
@@ -338,6 +339,13 @@ class Shadow(Checker):
         if op.kind == "free":
             self.clear(self.used, a["page"], a["npages"])
             return []
+        if op.kind == "pad":
+            problems = self.free_and_grown(a["page"], a["npages"])
+            self.set(self.used, a["page"], a["npages"])
+            self.set(self.padded, a["page"], a["npages"])
+            self.clear(self.must, a["page"], a["npages"])
+            self.clear(self.may, a["page"], a["npages"])
+            return problems
         if op.kind == "cache_fill":
             assert got is not None
             return self.filled(a["cache"], got)
@@ -388,8 +396,11 @@ class Shadow(Checker):
             return [] if free == 0 and scav == 0 else ["an empty cache fill has pages"]
         if base % CACHE_PAGES or free == 0:
             return [f"a cache base must be a multiple of {CACHE_PAGES} with free pages, got {base} and {free:#x}"]
-        if scav & ~free:
-            return [f"scavenged bits {scav & ~free:#x} outside the cache's free pages"]
+        padding = 0
+        for i in range(CACHE_PAGES):
+            padding |= self.count(self.padded, base + i, 1) << i
+        if scav & ~free & ~padding:
+            return [f"scavenged bits {scav & ~free & ~padding:#x} outside the cache's free pages and the padding"]
         for i in range(CACHE_PAGES):
             if free >> i & 1:
                 problems = self.free_and_grown(base + i, 1)
@@ -466,8 +477,8 @@ class Shadow(Checker):
                 diff = used ^ self.used.get(c, 0)
                 page = c * self.cp + (diff & -diff).bit_length() - 1
                 problems.append(f"page {page} is {'in use' if used >> (page % self.cp) & 1 else 'free'} in the bitmap")
-            if used & scav:
-                both = used & scav
+            if used & scav & ~self.padded.get(c, 0):
+                both = used & scav & ~self.padded.get(c, 0)
                 problems.append(f"page {c * self.cp + (both & -both).bit_length() - 1} is scavenged and in use")
             free = ~self.used.get(c, 0) & self.full
             if self.must.get(c, 0) & free & ~scav:

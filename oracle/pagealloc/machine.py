@@ -48,6 +48,8 @@ from oracle.pagealloc.probes import SCAVENGE_SPAN
 from oracle.pagealloc.protocol import make_geometry
 from oracle.pagealloc.trace import Outcome, Params
 
+TRACE_VERSION = 3  # the machine's traces use every op, padding included
+
 # The state machine.
 
 
@@ -79,7 +81,7 @@ def params_strategy() -> st.SearchStrategy[Params]:
     def with_pages(chunk_pages: int) -> st.SearchStrategy[Params]:
         huge = [h for h in (256, 0, 8, 16, 64, 512) if h <= chunk_pages]
         phys = st.sampled_from([1, 8, 2, 4, 64])
-        return st.builds(Params, st.just(chunk_pages), phys, st.sampled_from(huge), st.just(2))
+        return st.builds(Params, st.just(chunk_pages), phys, st.sampled_from(huge), st.just(TRACE_VERSION))
 
     # 64-page chunks first: Hypothesis shrinks towards them, and the model summarizes them 8x faster.
     return st.sampled_from([64, 512, 128]).flatmap(with_pages)
@@ -103,6 +105,7 @@ class OracleMachine(RuleBasedStateMachine):
         self.grown: set[int] = set()
         self.live: list[tuple[int, int]] = []
         self.caches: dict[int, tuple[int | None, int, int]] = {}
+        self.padded: set[int] = set()  # pages pad marked: in use, owned by no allocation
         self.steps = 0
         self.failed = False
 
@@ -151,7 +154,7 @@ class OracleMachine(RuleBasedStateMachine):
 
     def free_pages(self) -> int:
         held = sum(free.bit_count() for _, free, _ in self.caches.values())
-        return len(self.grown) * self.chunk_pages - sum(n for _, n in self.live) - held
+        return len(self.grown) * self.chunk_pages - sum(n for _, n in self.live) - held - len(self.padded)
 
     # Rules.
 
@@ -326,6 +329,26 @@ class OracleMachine(RuleBasedStateMachine):
         """End a GC cycle: the background scavenger's generation and cursor move (trace version 2)."""
         self.run("next_gen")
 
+    @precondition(lambda self: bool(self.grown))
+    @rule(data=st.data())
+    def pad(self, data: st.DataObject) -> None:
+        """Pad free pages of a chunk, as Go pads the base of its first growth (trace version 3)."""
+        cp = self.chunk_pages
+        chunk = data.draw(st.sampled_from(sorted(self.grown)), label="chunk")
+        used = {p + k for p, n in self.live for k in range(n)} | self.padded
+        used |= {b + i for b, f, _ in self.caches.values() if b is not None for i in range(64) if f >> i & 1}
+        free = [chunk * cp + i for i in range(cp) if chunk * cp + i not in used]
+        if not free:
+            return
+        start = data.draw(st.sampled_from(free[:8]), label="start")
+        free_set = set(free)
+        run = 1
+        while start + run in free_set:
+            run += 1
+        npages = data.draw(st.integers(1, run), label="npages")
+        self.run("pad", page=start, npages=npages)
+        self.padded.update(range(start, start + npages))
+
     @rule(data=st.data())
     def invalid(self, data: st.DataObject) -> None:
         """An operation the rules refuse: it must be refused, and the states must still agree."""
@@ -341,7 +364,7 @@ class OracleMachine(RuleBasedStateMachine):
         if self.grown:
             c = data.draw(st.sampled_from(sorted(self.grown)), label="chunk")
             choices.append(("grow", {"chunk": c, "nchunks": 1}))
-            used = {p + k for p, n in self.live for k in range(n) if p // cp == c}
+            used = {p + k for p, n in self.live for k in range(n) if p // cp == c} | self.padded
             used |= {b + i for b, f, _ in self.caches.values() if b is not None for i in range(64) if f >> i & 1}
             free_here = [c * cp + i for i in range(cp) if c * cp + i not in used]
             if free_here:
@@ -350,6 +373,8 @@ class OracleMachine(RuleBasedStateMachine):
             p, n = self.live[data.draw(st.integers(0, len(self.live) - 1), label="which")]
             if p + n < g.total_pages:
                 choices.append(("free", {"page": p, "npages": n + 1}))
+        if self.padded:
+            choices.append(("free", {"page": min(self.padded), "npages": 1}))
         for cache_id, (base, free, _) in self.caches.items():
             if base is not None and free:
                 choices.append(("free", {"page": base + (free & -free).bit_length() - 1, "npages": 1}))

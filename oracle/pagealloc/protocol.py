@@ -124,6 +124,7 @@ class TraceHeap(Protocol):
     def cache_flush(self, cache_id: int) -> None: ...
     def scavenge(self, npages: int, force: bool = True) -> ScavengeResult: ...
     def next_gen(self) -> None: ...
+    def pad(self, page: int, npages: int) -> None: ...
 
 
 def apply_to_heap(heap: TraceHeap, op: Op) -> Outcome | None:
@@ -149,6 +150,9 @@ def apply_to_heap(heap: TraceHeap, op: Op) -> Outcome | None:
             return outcome_of(heap.scavenge(a["npages"], force=bool(a.get("force", True))))
         case "next_gen":
             heap.next_gen()
+            return None
+        case "pad":
+            heap.pad(a["page"], a["npages"])
             return None
     raise ModelError(f"unknown op {op.kind!r}")
 

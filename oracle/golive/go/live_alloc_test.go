@@ -21,3 +21,5 @@ func lvNewAlloc() lvAlloc { return lvAlloc{runtime.TraceGenNewPageAlloc()} }
 func (p lvAlloc) AllocToCache() lvCache { return lvCache{p.PageAlloc.AllocToCache()} }
 
 func (c *lvCache) Flush(p lvAlloc) { c.PageCache.Flush(p.PageAlloc) }
+
+func (p lvAlloc) LivePad(base, npages uintptr) { p.PageAlloc.TraceGenPad(base, npages) }

@@ -1,20 +1,20 @@
 // Live driver for the page allocator (not part of the Go distribution).
 //
-// oracle/golive.py adds this file, live_export_test.go and
+// oracle/golive/driver.py adds this file, live_export_test.go and
 // tracegen_export_test.go to package runtime's test build with
 // `go test -c -overlay` and runs the resulting test binary directly:
 //
 //	PAGEALLOC_LIVE=1 runtime.test -test.run='^TestPageAllocLive$'
 //
 // TestPageAllocLive does nothing unless PAGEALLOC_LIVE is set. It then
-// speaks the oracle's subprocess protocol (oracle/subprocess_impl.py) on
+// speaks the oracle's subprocess protocol (oracle/pagealloc/subprocess.py) on
 // stdin and stdout, one JSON object per line, until end of input:
 //
 //	header {"trace": "pagealloc", "version": V, "params": {...}}
 //	       -> {"ok": true, "snapshot": false, "override": B, "runtime": {...}}
 //	       starts a new, empty test-mode pageAlloc (the previous one is freed).
 //	op     a trace line without expect -> the result in expect form, {} for
-//	       grow, free, cache_flush and next_gen, or {"error": "..."} when the
+//	       grow, free, cache_flush, next_gen and pad, or {"error": "..."} when the
 //	       operation is impossible (nothing is changed then).
 //	{"op": "hello"}    -> the runtime's own params and version (no header needed).
 //	{"op": "go_state"} -> the allocator's search hint and scavenge cursors,
@@ -71,7 +71,8 @@ type lvSession struct {
 	maxChunks  int64 // trace chunks [0, maxChunks) exist in the runtime's address space
 	version    int64
 	caches     map[int64]*lvCache
-	grown      bool // FreePageAlloc needs at least one grow
+	padded     map[int64]bool // pages pad marked: no allocation owns them, so a free of one is refused
+	grown      bool           // FreePageAlloc needs at least one grow
 	override   bool
 	phys, huge uintptr
 }
@@ -230,6 +231,14 @@ func (d *lvDriver) handle(line []byte) {
 		}
 		s.pa.TraceGenNextGen()
 		d.out = append(d.out, "{}"...)
+	case "pad":
+		if s.version < 3 {
+			d.fail("unknown op \"pad\" in a version %d trace", s.version)
+			return
+		}
+		if p, n, ok := d.need("page", m.Page, 0, "npages", m.Npages, 1); ok {
+			d.pad(p, n)
+		}
 	case "go_state":
 		d.goState()
 	default:
@@ -283,8 +292,8 @@ func (d *lvDriver) header(m *lvMsg) {
 		d.fail("header: trace must be \"pagealloc\", got %q", *m.Trace)
 		return
 	}
-	if m.Version == nil || (*m.Version != 1 && *m.Version != 2) {
-		d.fail("header: unsupported trace version (this driver reads 1 and 2)")
+	if m.Version == nil || *m.Version < 1 || *m.Version > 3 {
+		d.fail("header: unsupported trace version (this driver reads 1 to 3)")
 		return
 	}
 	p := m.Params
@@ -378,6 +387,16 @@ func (d *lvDriver) free(p, n int64) {
 		d.fail("free of page %d, %s", d.pageOf(addr), what)
 		return
 	}
+	padding := int64(-1)
+	for pg := range s.padded {
+		if pg >= p && pg < p+n && (padding < 0 || pg < padding) {
+			padding = pg
+		}
+	}
+	if padding >= 0 {
+		d.fail("free of page %d, which is padding at the heap's base (never handed out)", padding)
+		return
+	}
 	for id, pc := range s.caches {
 		if pc.Empty() {
 			continue
@@ -392,6 +411,33 @@ func (d *lvDriver) free(p, n int64) {
 		}
 	}
 	s.pa.Free(d.addrOf(p), uintptr(n))
+	d.out = append(d.out, "{}"...)
+}
+
+// pad marks free pages in use and scavenged, as the runtime pads the base of
+// its first growth (pageAlloc.markRandomPaddingPages); every page must be
+// mapped and free.
+func (d *lvDriver) pad(p, n int64) {
+	s := d.s
+	if p+n > s.maxChunks*int64(runtime.PallocChunkPages) {
+		d.fail("pad of pages [%d, %d) goes past the runtime's address space", p, p+n)
+		return
+	}
+	if addr, problem := s.pa.LiveCheckUnused(d.addrOf(p), uintptr(n)); problem != 0 {
+		what := "which is not in the heap"
+		if problem == 2 {
+			what = "which is in use"
+		}
+		d.fail("pad of page %d, %s", d.pageOf(addr), what)
+		return
+	}
+	s.pa.LivePad(d.addrOf(p), uintptr(n))
+	if s.padded == nil {
+		s.padded = map[int64]bool{}
+	}
+	for pg := p; pg < p+n; pg++ {
+		s.padded[pg] = true
+	}
 	d.out = append(d.out, "{}"...)
 }
 

@@ -1,6 +1,6 @@
 // Test-only hooks for the page-allocator trace generator.
 //
-// This file is not part of the Go distribution. oracle/gotracegen.py adds it
+// This file is not part of the Go distribution. oracle/golive/tracegen.py adds it
 // to package runtime with `go test -overlay`, next to export_test.go, and it
 // only exposes the few things export_test.go does not: an empty (never grown)
 // test-mode page allocator, a grow call taking the heap lock, the live
@@ -76,6 +76,18 @@ func (p *PageAlloc) TraceGenState() TraceGenHidden {
 	h.Bg, h.BgMarked = pp.scav.index.searchAddrBg.Load()
 	h.BgOK = h.Bg != minOffAddr.addr()
 	return h
+}
+
+// TraceGenPad marks [base, base+npages*pageSize) in use and scavenged with
+// the allocator's lock held, as the heap pads the base of its first growth
+// (markRandomPaddingPages).
+func (p *PageAlloc) TraceGenPad(base, npages uintptr) {
+	pp := (*pageAlloc)(p)
+	systemstack(func() {
+		lock(pp.mheapLock)
+		pp.markRandomPaddingPages(base, npages)
+		unlock(pp.mheapLock)
+	})
 }
 
 // TraceGenNextGen ends a GC cycle for the scavenge index, as mark

@@ -1,7 +1,7 @@
 // Conformance-trace generator for the page allocator (not part of the Go
 // distribution).
 //
-// oracle/gotracegen.py adds this file and tracegen_export_test.go to package
+// oracle/golive/tracegen.py adds this file and tracegen_export_test.go to package
 // runtime's tests with `go test -overlay`. TestPageAllocTraceGen does nothing
 // unless PAGEALLOC_TRACEGEN_SPEC is set, either to a JSON document or to the
 // path of a file holding one:
@@ -101,13 +101,18 @@ var tgProfiles = map[string]func(g *tgGen){
 	"exhaustion":     (*tgGen).runExhaustion,
 	"sparse":         (*tgGen).runSparse,
 	"background":     (*tgGen).runBackground,
+	"padded":         (*tgGen).runPadded,
 }
 
 // tgVersion is the trace format version a profile needs: background uses
-// next_gen and non-forced scavenges, which version 2 added.
+// next_gen and non-forced scavenges, which version 2 added; padded uses pad,
+// which version 3 added.
 func tgVersion(profile string) int {
-	if profile == "background" {
+	switch profile {
+	case "background":
 		return 2
+	case "padded":
+		return 3
 	}
 	return 1
 }
@@ -644,6 +649,14 @@ func (g *tgGen) opScavengeBg(n int) int {
 	}
 	g.emit("scavenge_bg", fmt.Sprintf(`{"op": "scavenge", "npages": %d, "force": false, "expect": {"released": %d}}`, n, released))
 	return released
+}
+
+// opPad pads free pages as the runtime pads the base of its first growth:
+// in use and scavenged, owned by no allocation (never freed).
+func (g *tgGen) opPad(page, n int) {
+	g.pa.TraceGenPad(g.addrOf(page), uintptr(n))
+	g.setUsed(page, n, true)
+	g.emit("pad", fmt.Sprintf(`{"op": "pad", "page": %d, "npages": %d}`, page, n))
 }
 
 func (g *tgGen) opNextGen() {
@@ -1261,6 +1274,41 @@ func (g *tgGen) runBackground() {
 			g.opScavengeBg(sizes[g.rng.Intn(len(sizes))])
 		case r < 10:
 			g.opScavenge(sizes[g.rng.Intn(len(sizes))])
+		default:
+			g.step(mix)
+		}
+	}
+	g.runWithSchedule(sched, g.withCoverage(step))
+}
+
+// padded: the heap's base padded as the runtime pads its first growth
+// (markRandomPaddingPages: a random number of pages into the first chunk,
+// in use and scavenged), then churn, page caches next to the padding (a
+// cache's scavenged bits then name padding too), forced and background
+// scavenges and GC cycles around it.
+func (g *tgGen) runPadded() {
+	g.ncacheIDs = 2
+	g.opGrow(0, 2)
+	g.opPad(0, g.between(1, tgChunkPages-1))
+	sched := []tgGrowAt{{0.5, -1, 1}}
+	sizes := []int{1, 3, 8, 64, 100, 256, 512, 2000}
+	mix := &tgMix{
+		alloc: 45, free: 33, fill: 7, calloc: 9, flush: 5, scav: 5,
+		allocSize: func(g *tgGen) int {
+			if g.rng.Intn(4) == 0 {
+				return g.between(33, 300)
+			}
+			return g.between(1, 32)
+		},
+		scavSize: func(g *tgGen) int { return sizes[g.rng.Intn(len(sizes))] },
+		partial:  0.2, lowUtil: 0.3, highUtil: 0.9,
+	}
+	step := func() {
+		switch r := g.rng.Intn(30); {
+		case r < 2:
+			g.opNextGen()
+		case r < 5:
+			g.opScavengeBg(sizes[g.rng.Intn(len(sizes))])
 		default:
 			g.step(mix)
 		}

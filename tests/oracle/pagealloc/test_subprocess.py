@@ -148,5 +148,5 @@ def test_serve_speaks_the_protocol() -> None:
     assert "not JSON" in answers[5]["error"]
     assert answers[6]["state"]["chunks"]["3"]["alloc"] == ["0x0000000000000001"]
     assert Session(frozenset()).handle(json.dumps({**header, "version": 7})) == {
-        "error": "expected a pagealloc trace header of version 1 or 2"
+        "error": "expected a pagealloc trace header of version 1, 2 or 3"
     }

@@ -1,0 +1,83 @@
+"""Bugs from the history of Go's page allocator, re-injected into Go 1.27's source where the code allows.
+
+Each entry is a real bug from Go's issue tracker, put back as a seeded
+mutation (oracle.golive.mutation: one textual replacement in one runtime
+file, applied to a temporary copy, never to GOROOT) in the shape it had
+when it was reported, or the closest shape today's code allows (the entry
+says which). `python -m oracle go-mutants NAME` hunts one like any other
+seeded bug; the README's table gives the seconds to the first failure and
+the length of the shrunk trace.
+
+Some historic bugs cannot be reached from here, and are listed with why
+(UNREACHABLE): the test allocator's chunks start at BaseChunkIdx (49,152
+on amd64), and this machine is linux/amd64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from oracle.golive.mutation import Mutation
+
+
+@dataclass(frozen=True)
+class HistoricBug:
+    mutation: Mutation
+    issue: str  # the issue's address
+    shape: str  # how the re-injected code relates to the original bug
+
+
+HISTORIC: tuple[HistoricBug, ...] = (
+    HistoricBug(
+        Mutation(
+            "go38605_cache_hint_past_block",
+            "mpagecache.go",
+            "p.searchAddr = offAddr{c.base + pageSize*(pageCachePages-1)}",
+            "p.searchAddr = offAddr{c.base + pageSize*pageCachePages}",
+            "allocToCache moves the search hint to the page after the cached block, which may not be mapped",
+        ),
+        "https://github.com/golang/go/issues/38605",
+        "original: before the fix the hint was set one page past the block; the fix made it the block's last page",
+    ),
+    HistoricBug(
+        Mutation(
+            "go40191_hint_unmapped_in_discontiguous_heap",
+            "mpagealloc.go",
+            "\treturn addr, p.findMappedAddr(firstFree.base)\n}",
+            "\treturn addr, firstFree.base\n}",
+            "find returns a search hint candidate that may lie in unmapped memory between discontiguous chunks",
+        ),
+        "https://github.com/golang/go/issues/40191",
+        "original on find's in-chunk path: the fix added findMappedAddr to both returns of find; this removes it "
+        "from the path every allocation that descends to a chunk takes",
+    ),
+    HistoricBug(
+        Mutation(
+            "go35445_scavenge_max_unaligned",
+            "mgcscavenge.go",
+            "max = alignUp(max, minimum)",
+            "max = alignUp(max, 1)",
+            "findScavengeCandidate splits a run at a max that is not a whole number of physical pages",
+        ),
+        "https://github.com/golang/go/issues/35445",
+        "closest: the original truncated to an unaligned max in scavengeOne (a fatal 'unaligned sysUnused' with "
+        "64 KiB physical pages); today's code aligns max up inside findScavengeCandidate, and this undoes that",
+    ),
+)
+
+# Bugs of the page allocator's history that this machine cannot reach, and why.
+UNREACHABLE: dict[str, str] = {
+    "https://github.com/golang/go/issues/63385": (
+        "scavengeIndex.sysGrow took the minimum index for unset when it was 0, which happens only for a heap "
+        "under 2 GiB (chunk index < 512): the amd64 test allocator starts at chunk 49,152 (the 386 one at 256, "
+        "so a 32-bit driver could reach it); the bug is in mpagealloc_64bit.go on openbsd/riscv64 addresses"
+    ),
+    "https://github.com/golang/go/issues/52682": (
+        "mheap.allocSpan freed the edges of a physically aligned allocation back to the page allocator "
+        "(needPhysPageAlign, OpenBSD only): the bug is in mheap.go, above the page allocator the driver runs"
+    ),
+}
+
+
+def mutations() -> tuple[Mutation, ...]:
+    return tuple(bug.mutation for bug in HISTORIC)
