@@ -55,10 +55,15 @@ def range_mask(word_index: int, i: Any, n: Any) -> Word:
     return words.low_mask(hi) & words.bnot(words.low_mask(lo))
 
 
+def touched_bounds(i: Any, n: Any, nwords: int) -> tuple[Any, Any]:
+    """[first, last + 1) of the words holding pages [i, i+n), clipped to a bitmap of nwords words."""
+    return max(i, 0) // 64, min((i + n - 1) // 64 + 1, nwords)
+
+
 def words_touched(b: Bits, i: Any, n: Any) -> range:
     """The words whose range_mask may be non-zero: for ints just those holding [i, i+n), else all."""
     if isinstance(i, int) and isinstance(n, int):
-        return range(max(i, 0) // 64, min((i + n - 1) // 64 + 1, len(b)))
+        return range(*touched_bounds(i, n, len(b)))
     return range(len(b))
 
 

@@ -221,6 +221,8 @@ def range_mask(word_index: int, i: Any, n: Any) -> Word:
 
 def fill_aligned(x: Word, m: int) -> Word:
     """Every m-aligned group of m bits of x with any bit set becomes all ones; the others stay zero."""
+    if m == 1:
+        return x  # groups of one bit: nothing to widen
     out: Any = 0
     for first in range(0, 64, m):
         group = window(first, m)

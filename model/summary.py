@@ -108,9 +108,14 @@ def merge_row(children: Sequence[Triple], child_width: int) -> Triple:
     return merged
 
 
+def summarize_words(bits: Sequence[words.Word]) -> Triple:
+    """Summary of a bitmap of 64-page words: the merge of its words' summaries (ints or Z3 terms)."""
+    return merge_row([summarize_word(w) for w in bits], 64)
+
+
 def summarize_chunk(bits: Sequence[int]) -> Summary:
-    """Summary of a chunk's in-use bitmap: the merge of its words' summaries."""
-    return Summary(*merge_row([summarize_word(w) for w in bits], 64))
+    """Summary of a chunk's in-use bitmap, as a checked Summary."""
+    return Summary(*summarize_words(bits))
 
 
 def merge_summaries(children: Sequence[Summary], child_width: int) -> Summary:

@@ -90,11 +90,22 @@ def is_zero(x: Word) -> Flag:
 
 
 def ite(cond: Flag, a: Any, b: Any) -> Any:
-    """`a if cond else b`, also for a symbolic condition."""
+    """`a if cond else b`, also for a symbolic condition. An int branch of a symbolic choice
+    takes the other branch's sort, or is a 64-bit word when both are ints."""
     if isinstance(cond, bool):
         return a if cond else b
     z3 = _z3()
-    return z3.If(cond, a, b)
+    return z3.If(cond, _like(a, b), _like(b, a))
+
+
+def _like(value: Any, other: Any) -> Any:
+    """An int as a Z3 value of `other`'s sort (a 64-bit word if `other` is an int too)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return value
+    z3 = _z3()
+    if isinstance(other, z3.ExprRef) and not z3.is_bv(other):
+        return z3.IntVal(value) if z3.is_int(other) else value
+    return z3.BitVecVal(value, other.size() if isinstance(other, z3.BitVecRef) else 64)
 
 
 def maximum(a: Any, b: Any) -> Any:
