@@ -1,15 +1,17 @@
 """What a proof is, how its obligations are discharged, and what a run reports.
 
-A proof is a named property with a function that yields *obligations* for one
-implementation: the model's own functions, or a deliberately broken variant
-(the negative control). An obligation is either a Z3 claim, valid when its
-negation is unsatisfiable under its assumptions, or a small concrete check.
+A proof is a named property with a function that yields *obligations* about
+the model's own functions, as imported: the working tree's model, or (for
+the negative control and the seeded bugs of `--mutants`) a temporary copy of
+it holding one seeded bug (proofs.mutation). An obligation is either a Z3
+claim, valid when its negation is unsatisfiable under its assumptions, or a
+concrete check (an exhaustive enumeration of a bounded domain).
 
   * A proof is `proved` when every obligation is; the first obligation that
     is not stops it, with that obligation's status (`counterexample`,
     `unknown` when Z3 gives up or the time runs out, `error` when the code
     under proof raises).
-  * A control is run on the same obligations with the broken variant and is
+  * A control is run on the same obligations with the seeded bug and is
     refuted (status `counterexample`) at the first obligation that fails. A
     control that "proves" shows that the property could not tell a wrong
     function from a right one: the run fails, as it does for any proof that
@@ -188,37 +190,27 @@ class Check(Obligation):
         return Outcome("counterexample", f"{self.label}: {failure}")
 
 
-@attrs.frozen
-class Failed(Obligation):
-    """An obligation that could not be stated: the exploration behind it gave up."""
-
-    label: str
-    status: Status
-    reason: str
-
-    def discharge(self, deadline: Deadline) -> Outcome:
-        return Outcome(self.status, f"{self.label}: {self.reason}")
-
-
 Obligations = Iterable[Obligation]
 
 
 @attrs.frozen
 class Proof:
-    """A property, the model's implementation it is proved for, and the broken one its control must refute.
+    """A property of the model's code, proved by the obligations `check()` yields.
 
-    `check(impl)` yields the obligations of the property for one
-    implementation; its docstring states the property in plain words and,
-    where the proof is compositional, the composition argument.
+    `check` evaluates the model's own functions (whatever `model` is
+    imported: the working tree, or a copy holding a seeded bug); its
+    docstring states the property in plain words, what is reduced and why
+    the reduction carries, and what is argued in writing. `control` names
+    the seeded bug (proofs.mutants) the negative control runs the same
+    obligations against: a single-point mistake in the function under
+    proof, which must be refuted with a counterexample.
     """
 
     name: str
     statement: str
-    check: Callable[[Any], Obligations]
-    model: Any
-    broken: Any
+    check: Callable[[], Obligations]
+    control: str
     expected_seconds: float = 1.0  # for scheduling parallel runs, longest first
-    control: str = ""  # what the broken variant gets wrong, for the report
 
     @property
     def doc(self) -> str:

@@ -10,9 +10,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import z3
+
+from model import spec
 
 WORD = 64
 
@@ -113,3 +117,87 @@ def valid_summary(s: Any, m: Any, e: Any, w: Any) -> Any:
         (e == w) == (m == w),
         z3.Or(m == w, s + e < w),
     )
+
+
+# model.spec's scans as formulas, and their use in place of the scans while exploring.
+
+
+def as_bv(v: Any, width: int = WORD) -> Any:
+    """An int or a bit-vector as a bit-vector of `width` bits (zero-extended)."""
+    if isinstance(v, int):
+        return z3.BitVecVal(v, width)
+    if v.size() < width:
+        return z3.ZeroExt(width - v.size(), v)
+    return v
+
+
+def pages_vector(ws: Any) -> Any:
+    """A bitmap's words as one bit-vector, page i being bit i."""
+    terms = [as_bv(w) for w in ws]
+    return terms[0] if len(terms) == 1 else z3.Concat(*reversed(terms))
+
+
+def fits_at(x: Any, width: int, q: int, n: Any, from_idx: Any) -> Any:
+    """Pages [q, q + n) of the in-use vector x (of `width` pages) are free and q >= from_idx."""
+    nw = as_bv(n, width)
+    mask = (z3.BitVecVal(1, width) << nw) - 1
+    inside = z3.ULE(as_bv(n, WORD), width - q)
+    return z3.And(z3.ULE(as_bv(from_idx, WORD), q), inside, z3.LShR(x, q) & mask == 0)
+
+
+def first_fit_formula(ws: Any, n: Any, from_idx: Any) -> tuple[Any, Any]:
+    """(some fit exists, the lowest fit) for model.spec.first_fit(ws, n, from_idx), n >= 1: the
+    lowest q >= from_idx with pages [q, q + n) free and inside the bitmap."""
+    width = WORD * len(ws)
+    x = pages_vector(ws)
+    fits = [fits_at(x, width, q, n, from_idx) for q in range(width)]
+    lowest: Any = bv(width)
+    for q in reversed(range(width)):
+        lowest = z3.If(fits[q], bv(q), lowest)
+    return z3.Or(fits), lowest
+
+
+def _concrete(*values: Any) -> bool:
+    flat: list[Any] = []
+    for v in values:
+        flat.extend(v if isinstance(v, list | tuple) else [v])
+    return all(isinstance(v, int) for v in flat)
+
+
+def first_fit_twin(b: Any, npages: Any, from_idx: Any = 0) -> Any:
+    """model.spec.first_fit for symbolic bitmaps: the explorer decides whether a fit exists; if
+    so the lowest fit as a term (first_fit_formula), else None. Ints go to the definition."""
+    if _concrete(list(b), npages, from_idx):
+        return ORIGINAL_FIRST_FIT(list(b), npages, from_idx)
+    exists, lowest = first_fit_formula(list(b), npages, from_idx)
+    if exists:
+        return lowest
+    return None
+
+
+def first_free_twin(b: Any, from_idx: Any = 0) -> Any:
+    """model.spec.first_free for symbolic bitmaps (the first fit of one page)."""
+    if _concrete(list(b), from_idx):
+        return ORIGINAL_FIRST_FREE(list(b), from_idx)
+    return first_fit_twin(b, 1, from_idx)
+
+
+ORIGINAL_FIRST_FIT = spec.first_fit
+ORIGINAL_FIRST_FREE = spec.first_free
+
+
+@contextmanager
+def scans_as_formulas() -> Iterator[None]:
+    """Run model code with model.spec.first_fit and first_free replaced by their formulas.
+
+    The scans are definitions, not mechanisms (model.bitmap.find_in_chunk is
+    built from them), and stop at the first hit, so exploring them page by
+    page would follow one path per bit pattern; their formulas give the same
+    answer as one term. tests/proofs/test_definitions.py checks formula and
+    function agree."""
+    saved = spec.first_fit, spec.first_free
+    spec.first_fit, spec.first_free = first_fit_twin, first_free_twin  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        spec.first_fit, spec.first_free = saved  # type: ignore[assignment]

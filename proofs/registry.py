@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-from proofs import bitmap as bits
-from proofs import pagecache as cache
-from proofs import scavenge as scavenging
-from proofs import summary as summaries
-from proofs import tree as search
+from proofs import bitmap, pagealloc, pagecache, scavenge, summary, tree
 from proofs.core import Proof
-from proofs.gc import barrier as gc_barrier
+from proofs.gc import barrier
 
 PROOFS: tuple[Proof, ...] = (
-    *summaries.PROOFS,
-    *bits.PROOFS,
-    *cache.PROOFS,
-    *scavenging.PROOFS,
-    *search.PROOFS,
-    *gc_barrier.PROOFS,
+    *summary.PROOFS,
+    *bitmap.PROOFS,
+    *pagecache.PROOFS,
+    *scavenge.PROOFS,
+    *tree.PROOFS,
+    *pagealloc.PROOFS,
+    *barrier.PROOFS,
 )
 
 

@@ -186,11 +186,14 @@ class Explorer:
                 if self.deadline.expired():
                     raise OutOfTime("the proof's time budget ran out while exploring paths")
                 prefix, model = self.pending.pop()
-                self.current = _Run(self, prefix, model, self.solver())
+                start.push()  # this run's decisions go on top of the assumptions, and come off after it
+                self.current = _Run(self, prefix, model, start)
                 try:
                     value, raised = fn(), None
                 except self.raises as e:
                     value, raised = None, e
+                finally:
+                    start.pop()
                 paths.append(Path(tuple(self.current.condition), value, raised))
                 self.current = None
         return paths
@@ -210,6 +213,20 @@ def _decide(term: Any) -> bool:
     return explorer.current.decide(term)
 
 
+MAX_INDEX = 1 << 12
+
+
+def _as_index(term: Any) -> int:
+    """A bit-vector where Python needs an int (range bounds, list indices): one path per value
+    it can take, found by deciding term == 0, term == -1, term == 1, term == -2, ... in turn
+    (signed, as the explorer reads bit-vectors as Python ints)."""
+    for magnitude in range(MAX_INDEX):
+        for value in (magnitude, -magnitude - 1):
+            if term == value:
+                return value
+    raise TooManyPaths(f"{term} used as an index takes values beyond +-{MAX_INDEX}")
+
+
 @contextmanager
 def _symbolic_python(explorer: Explorer) -> Iterator[None]:
     if _active:
@@ -221,12 +238,14 @@ def _symbolic_python(explorer: Explorer) -> Iterator[None]:
     z3.BitVecRef.__floordiv__ = _floor_div  # type: ignore[attr-defined]
     z3.BitVecRef.__rfloordiv__ = lambda self, other: _floor_div(other, self)  # type: ignore[attr-defined]
     z3.BitVecRef.__mod__ = _mod  # type: ignore[method-assign]
+    z3.BitVecRef.__index__ = _as_index  # type: ignore[attr-defined]
     try:
         yield
     finally:
         z3.AstRef.__bool__, z3.BitVecRef.__mod__ = saved  # type: ignore[method-assign]
         del z3.BitVecRef.__floordiv__  # type: ignore[attr-defined]
         del z3.BitVecRef.__rfloordiv__  # type: ignore[attr-defined]
+        del z3.BitVecRef.__index__  # type: ignore[attr-defined]
         _exploring_thread.pop()
         _active.pop()
 
@@ -253,3 +272,91 @@ def replaced(namespace: Any, name: str, value: Any) -> Iterator[None]:
         yield
     finally:
         setattr(namespace, name, saved)
+
+
+def is_symbolic(x: object) -> bool:
+    return isinstance(x, z3.ExprRef)
+
+
+_MISSING = object()
+
+
+class BranchingDict(dict):  # type: ignore[type-arg]
+    """A dict whose lookups also take a Z3 term as key: the explorer decides which stored key
+    it equals (one path per key, and one where it equals none). Concrete keys behave as in a
+    dict. Model code indexes its chunk maps with page arithmetic; with a symbolic page this
+    lets that code run unchanged."""
+
+    def _key(self, key: Any) -> Any:
+        if not is_symbolic(key):
+            return key if dict.__contains__(self, key) else _MISSING
+        for k in list(dict.keys(self)):
+            if key == k:
+                return k
+        return _MISSING
+
+    def __getitem__(self, key: Any) -> Any:
+        k = self._key(key)
+        if k is _MISSING:
+            raise KeyError(key)
+        return dict.__getitem__(self, k)
+
+    def __contains__(self, key: object) -> bool:
+        return self._key(key) is not _MISSING
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        k = self._key(key)
+        return default if k is _MISSING else dict.__getitem__(self, k)
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        k = self._key(key)
+        if k is _MISSING:
+            if is_symbolic(key):
+                raise KeyError(f"cannot add the symbolic key {key}")
+            dict.__setitem__(self, key, default)
+            return default
+        return dict.__getitem__(self, k)
+
+
+class PresenceDict(dict):  # type: ignore[type-arg]
+    """A level of the radix tree whose entries are symbolic summaries: an entry counts as stored
+    exactly when its `present` term holds (the explorer decides), as the model stores exactly
+    the non-zero entries. Keys may be symbolic too (see BranchingDict)."""
+
+    def __init__(self, entries: dict[int, Any], present: Callable[[Any], Any]) -> None:
+        super().__init__(entries)
+        self.terms = {k: present(v) for k, v in entries.items()}
+
+    def _key(self, key: Any) -> Any:
+        if is_symbolic(key):
+            for k in list(dict.keys(self)):
+                if key == k:
+                    return k if self.terms[k] else _MISSING
+            return _MISSING
+        if not dict.__contains__(self, key):
+            return _MISSING
+        return key if self.terms[key] else _MISSING
+
+    def __getitem__(self, key: Any) -> Any:
+        k = self._key(key)
+        if k is _MISSING:
+            raise KeyError(key)
+        return dict.__getitem__(self, k)
+
+    def __contains__(self, key: object) -> bool:
+        return self._key(key) is not _MISSING
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        k = self._key(key)
+        return default if k is _MISSING else dict.__getitem__(self, k)
+
+    def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
+        for k, v in list(dict.items(self)):
+            if self.terms[k]:
+                yield k, v
+
+    def keys(self) -> Iterator[Any]:  # type: ignore[override]
+        return (k for k, _ in self.items())
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.keys()

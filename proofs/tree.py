@@ -1,27 +1,96 @@
-"""The radix-tree find returns the linear first fit (tree_find_first_fit)."""
+"""The radix-tree find returns the linear first fit, and its first-free bound (tree_find_first_fit).
+
+Chunks are abstract here (see AbstractChunk): a chunk is its summary and
+its first fits, integers constrained only by facts every real chunk meets
+(proved from the quantified definitions of proofs.regions). Everything else
+is the model's code: model.tree.tree_find, with its storage (only non-zero
+entries stored), and model.bitmap.find_in_chunk at the leaf, whose two scans
+(model.spec.first_fit, first_free, the plain definitions) answer from the
+abstract chunk.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
+import attrs
 import z3
 
-from model import bitmap, summary, tree
+from model import spec, summary, tree
 from model.geometry import Geometry
 from model.summary import Triple
-from proofs import broken
 from proofs.core import Claim, Obligation, Proof
 from proofs.definitions import valid_summary
 from proofs.regions import Content, Part, Region, refute
-from proofs.summary import Merge
-from proofs.symbolic import explore, replaced
+from proofs.symbolic import PresenceDict, explore, replaced
 
+CHUNK = 512  # Go's chunk
 TREE_GEOMETRIES = (
-    Geometry(chunk_pages=512, levels=3, root_bits=1, level_bits=1),
-    Geometry(chunk_pages=512, levels=2, root_bits=2, level_bits=1),
-    Geometry(chunk_pages=512, levels=2, root_bits=1, level_bits=2),
+    Geometry(chunk_pages=CHUNK, levels=3, root_bits=1, level_bits=1),
+    Geometry(chunk_pages=CHUNK, levels=2, root_bits=2, level_bits=1),
+    Geometry(chunk_pages=CHUNK, levels=2, root_bits=1, level_bits=2),
 )
+WIDE_ROOT = Geometry(chunk_pages=CHUNK, levels=1, root_bits=7, level_bits=0)  # 128 root entries: the sorted scan
+WIDE_GROWN = (0, 5, 63, 64, 127)  # the grown chunks of the wide root; the others never grown
+INTERIOR = 17  # a hint inside a chunk, not at its base
+HINTS = (  # per geometry: (chunk, page in it)
+    [(0, INTERIOR), (1, 0), (6, 0)],
+    [(0, INTERIOR)],
+    [(1, 0)],
+)
+WIDE_HINTS = [(0, INTERIOR), (2, 0), (64, 0), (100, 0)]
+
+
+class OutsideAbstraction(AssertionError):
+    """The code asked an abstract chunk something the proof's abstraction does not answer."""
+
+
+@attrs.frozen
+class AbstractChunk:
+    """A chunk of `width` pages as the proof sees it: its summary (s, m, e), the offset f of its
+    first fit of the request's n pages and ff of its first free page (-1 for none)."""
+
+    s: Any
+    m: Any
+    e: Any
+    f: Any
+    ff: Any
+    n: Any
+
+    def facts(self, width: int) -> list[Any]:
+        return [
+            valid_summary(self.s, self.m, self.e, width),
+            chunk_fit_facts(self.s, self.m, self.e, self.f, width, self.n),
+            chunk_fit_facts(self.s, self.m, self.e, self.ff, width, 1),
+            z3.Implies(self.f >= 0, self.ff <= self.f),
+        ]
+
+    def scan(self, npages: Any, from_idx: Any) -> Any:
+        """model.spec.first_fit on this chunk, for the request's n or for one page. From index 0
+        it is f (or ff); from a later index it is the same as long as that index is at or below
+        the first free page (every page below it in use), and None when the chunk has no free
+        page. Anything else is outside the abstraction."""
+        if isinstance(npages, int) and npages == 1:
+            value = self.ff
+        elif z3.is_expr(npages) and npages.eq(self.n):
+            value = self.f
+        else:
+            raise OutsideAbstraction(f"a chunk scan for {npages} pages")
+        if not (isinstance(from_idx, int) and from_idx == 0):
+            if self.ff < 0:
+                return None
+            if not from_idx <= self.ff:
+                raise OutsideAbstraction(f"a chunk scan from index {from_idx}, past the first free page")
+        return value if value >= 0 else None
+
+
+def first_fit_scan(b: Any, npages: Any, from_idx: Any = 0) -> Any:
+    return b.scan(npages, from_idx) if isinstance(b, AbstractChunk) else spec.first_fit(b, npages, from_idx)
+
+
+def first_free_scan(b: Any, from_idx: Any = 0) -> Any:
+    return b.scan(1, from_idx) if isinstance(b, AbstractChunk) else spec.first_free(b, from_idx)
 
 
 def chunk_fit_facts(s: Any, m: Any, e: Any, f: Any, w: Any, n: Any) -> Any:
@@ -48,8 +117,13 @@ def fit_merge(a: tuple[Triple, Any], wa: Any, b: tuple[Triple, Any], n: Any) -> 
     return z3.If(fa >= 0, fa, z3.If(ea + sb >= n, wa - ea, z3.If(fb >= 0, wa + fb, -1)))
 
 
+def end_merge(ea: Any, b_end: Any, wb: Any) -> Any:
+    """The free run at the high end of region a followed by region b (width wb)."""
+    return z3.If(b_end == wb, ea + wb, b_end)
+
+
 class SymbolicSummary:
-    """A tree entry whose fields are Z3 integers (tree_find reads only these)."""
+    """A tree entry whose fields are Z3 terms (tree_find reads only these)."""
 
     def __init__(self, t: Triple) -> None:
         self.start, self.max, self.end = t
@@ -58,115 +132,175 @@ class SymbolicSummary:
         return self.max == 0
 
 
-def tree_find_first_fit(merge: Merge) -> Iterator[Obligation]:
-    """The radix-tree find (model.tree.tree_find, Go's pageAlloc.find) returns the same page
-    as the linear first-fit scan, for every request size n >= 1 and every heap, when every
-    page below the search hint is in use.
+def tree_find_first_fit() -> Iterator[Obligation]:
+    """The radix-tree find (model.tree.tree_find, Go's pageAlloc.find) returns the same page as
+    the linear first fit (model.spec.heap_first_fit), for every request size n >= 1 and every
+    heap whose pages below the search hint are in use; and every grown page below the
+    first-free bound it returns (which alloc turns into the next hint) is in use.
 
-    1. The descent, on reduced geometries: 3 levels of 2 entries and 2 levels
-       of 4 entries, over 512-page chunks (8 and 16 chunks). Each chunk is
-       abstract: a summary (s, m, e) and the offset f of its first fit of n
-       pages (-1 for none), all symbolic integers, constrained only by
-       valid_summary and chunk_fit_facts, which every real chunk meets (2
-       and 3 below). The levels above are the model's merge_row of the
-       chunks' summaries (the stored tree, by merge_concat), and the model's
-       tree_find runs on them along every path (proofs.symbolic), with n
-       symbolic, from a search hint at every chunk (chunks below it all in
-       use), and with its search in the chosen chunk's bitmap replaced by f:
-       find_in_chunk(b, n, 0) is first_fit(b, n, 0), the lowest page of the
-       chunk that starts n free pages inside it, which is f by definition.
-       On every path its answer is the fold of fit_merge over the chunks
-       from page 0: the first fit of the whole heap, by 2.
-    2. fit_merge is the first fit of a concatenation: for every content and
-       all widths, given the summary and first fit of [0, wa) and of
-       [wa, wa+wb) by the quantified definitions (proofs.regions), it is the
-       first fit of [0, wa+wb). By induction over the chunks in address
-       order the fold is the first fit of the heap, i.e. heap_first_fit (a
-       chunk never grown is all in use: summary (0, 0, 0), f = -1).
-    3. chunk_fit_facts holds for the summary and first fit of every region.
+    1. The descent, on reduced geometries with Go's 512-page chunks: 3
+       levels of 2 entries, 2 levels of 4 then 2, 2 levels of 2 then 4 (8
+       chunks each), and a root of 128 entries with 7 chunks grown (so the
+       root scan takes the sorted path for blocks over 64 entries, and jumps
+       over chunks never grown). Each chunk is an AbstractChunk: its summary
+       and first fits are symbolic integers constrained only by the facts
+       every real chunk meets (3). The levels above are the model's
+       merge_row of the chunks' summaries (the stored tree, by
+       merge_concat), and an entry is stored exactly when its max is not 0,
+       as the model stores only non-zero entries (PresenceDict: the
+       explorer decides presence, so absent entries, and the gap path that
+       resets the run across them, are covered). The model's tree_find runs
+       on them along every path (proofs.symbolic), with n symbolic, from a
+       search hint at every chunk's base and inside some chunks, with every
+       page below the hint in use; at the leaf model.bitmap.find_in_chunk
+       runs, its scans model.spec.first_fit and first_free (the
+       definitions) answering f and ff of the chunk (a scan with other
+       arguments is outside the abstraction and fails the proof). Hints:
+       inside chunk 0 (every page of chunk 0 below it in use), at the base
+       of chunk 1 and of chunk 6 (every chunk below in use) on 3 levels;
+       inside chunk 0 with the 4-entry root; at chunk 1 with 4-entry leaf
+       blocks; on the wide
+       root inside chunk 0, at a chunk never grown, at 64 (the first block
+       of 64 entries, listed densely) and above every grown chunk but one.
+       tree_find reads the hint only through the entry holding it at each
+       level, so other hints differ only in which entry the scan starts
+       at, which these cover (first, second, middle and late entries of a
+       block, at every level). On every
+       path its page is the fold of fit_merge over the chunks from page 0,
+       the first fit of the whole heap (2); and for every chunk with a free
+       page, its first free page is at or above the bound.
+    2. fit_merge and end_merge give the first fit and the end run of a
+       concatenation: for every content and all widths, given the summary
+       and first fit of [0, wa) and of [wa, wa+wb) by the quantified
+       definitions (proofs.regions), they are those of [0, wa+wb). By
+       induction over the chunks in address order the fold is the first fit
+       of the heap (a chunk never grown is all in use: summary (0, 0, 0),
+       f = ff = -1).
+    3. chunk_fit_facts holds for the summary and the first fit of every
+       region, for n and for 1; the first free page is at or below the first
+       fit.
     Why the result carries to Go's geometry (5 levels, 2**14 root entries,
     8 children each): tree_find runs the same loop at every level, over the
     entries of one block, and its decisions compare n only with sums of the
     entries' fields and widths; the reduced geometries exercise every
-    branch of that loop (a zero entry, a run that fits across entries, a
+    branch of that loop (an absent entry, a run that fits across entries, a
     descent, a run restarting at an entry's end, a run growing through a
-    fully free entry) at the root and below it, with the search hint inside
-    or before the block, in every order up to 4 entries, and a descent
-    followed by a further level. Along a longer block the loop only repeats
-    these steps, each preserving what the run `size` ending at the current
-    entry means, so the answer is the same fold; and a descent into an
-    entry is sound at any level because, as in 2, the first fit lies inside
-    that entry once no fit ends before it and its max is at least n.
+    fully free entry, both ways of listing a block's entries) at the root
+    and below it, with the search hint inside or before the block, in every
+    order up to 4 entries, and a descent followed by a further level. Along
+    a longer block the loop only repeats these steps, each preserving what
+    the run `size` ending at the current entry means, so the answer is the
+    same fold; and a descent into an entry is sound at any level because,
+    as in 2, the first fit lies inside that entry once no fit ends before
+    it and its max is at least n. The bound is the base of the first stored
+    entry met at or after the hint's entry at the deepest level where one
+    was met inside the bound, or the chunk's first free page: the same at
+    any depth.
     """
-    for g in TREE_GEOMETRIES:
-        yield from _descent(g, merge)
+    for g, hints in zip(TREE_GEOMETRIES, HINTS, strict=True):
+        yield from _descent(g, tuple(range(g.total_chunks)), hints)
+    yield from _descent(WIDE_ROOT, WIDE_GROWN, WIDE_HINTS)
     yield from _fit_merge_lemma()
     yield from _chunk_facts_lemma()
 
 
-def _descent(g: Geometry, merge: Merge) -> Iterator[Obligation]:
-    width = g.chunk_pages
-    n = z3.Int("n")
-    chunks = [tuple(z3.Ints(f"s{c} m{c} e{c} f{c}")) for c in range(g.total_chunks)]
+def abstract_chunks(
+    g: Geometry, grown: tuple[int, ...], n: Any, make: Any = z3.Ints
+) -> tuple[dict[int, AbstractChunk], list[Any]]:
+    """An AbstractChunk per grown chunk (Z3 integers, or bit-vectors with make=bitvectors), and
+    the facts every real chunk meets."""
+    chunks = {c: AbstractChunk(*make(f"s{c} m{c} e{c} f{c} ff{c}"), n) for c in grown}
     facts = [n >= 1]
-    for s, m, e, f in chunks:
-        facts += [valid_summary(s, m, e, width), chunk_fit_facts(s, m, e, f, width, n)]
-    levels: list[dict[int, Triple]] = [{} for _ in range(g.levels)]
-    levels[-1] = {c: t[:3] for c, t in enumerate(chunks)}
-    for level in range(g.levels - 2, -1, -1):
-        bits = g.block_bits(level + 1)
-        child_width = 1 << g.level_log_pages(level + 1)
-        for index in range(g.level_entries(level)):
-            children = [levels[level + 1][(index << bits) + j] for j in range(1 << bits)]
-            levels[level][index] = _merge_row(merge, children, child_width)
-    stored = [{k: SymbolicSummary(v) for k, v in level.items()} for level in levels]
+    for chunk in chunks.values():
+        facts += chunk.facts(g.chunk_pages)
+    return chunks, facts
 
-    acc: tuple[Triple, Any] = (chunks[0][:3], chunks[0][3])
-    covered = width
-    for s, m, e, f in chunks[1:]:
-        merged = summary.merge_pair(acc[0], covered, (s, m, e), width)
-        acc = (merged, fit_merge(acc, covered, ((s, m, e), f), n))
-        covered += width
-    first_fit = acc[1]
 
-    def leaf_search(chunk: Any, npages: Any, search_index: int) -> tuple[Any, int]:
-        return chunks[chunk][3], 0
+def stored_levels(g: Geometry, chunks: dict[int, AbstractChunk]) -> list[PresenceDict]:
+    """The stored tree: the model's merges of the chunks' summaries, an entry stored when non-zero."""
+    return [PresenceDict(level, lambda s: s.max != 0) for level in _levels(g, chunks)]
 
-    show = [("n", n)] + [(str(v), v) for t in chunks for v in t]
-    for hint_chunk in range(g.total_chunks):
-        hint = g.chunk_base(hint_chunk)
-        below = [chunks[c][1] == 0 for c in range(hint_chunk)]
+
+def _descent(g: Geometry, grown: tuple[int, ...], hints: list[tuple[int, int]]) -> Iterator[Obligation]:
+    n = z3.Int("n")
+    chunks, facts = abstract_chunks(g, grown, n)
+    stored = stored_levels(g, chunks)
+    first_fit, first_free_ok = heap_first_fit(g, chunks, n)
+    show = [("n", n)] + [(str(v), v) for c in chunks.values() for v in (c.s, c.m, c.e, c.f, c.ff)]
+    for hint_chunk, offset in hints:
+        hint = g.chunk_base(hint_chunk) + offset
+        below = [ch.m == 0 for c, ch in chunks.items() if c < hint_chunk]
+        if hint_chunk in chunks:
+            below.append(z3.Or(chunks[hint_chunk].ff == -1, chunks[hint_chunk].ff >= offset))
 
         def run(hint: int = hint) -> Any:
-            with replaced(bitmap, "find_in_chunk", leaf_search):
-                page, _ = tree.tree_find(stored, lambda chunk: chunk, g, n, hint)
-            return page
+            with replaced(spec, "first_fit", first_fit_scan), replaced(spec, "first_free", first_free_scan):
+                return tree.tree_find(stored, lambda chunk: chunks[chunk], g, n, hint)
 
         paths = explore(run, facts + below)
         claims = []
         for path in paths:
             if path.raised is not None:
                 claims.append(z3.Not(path.when()))
-            elif path.value is None:
+                continue
+            page, bound = path.value
+            if page is None:
                 claims.append(z3.Implies(path.when(), first_fit == -1))
             else:
-                claims.append(z3.Implies(path.when(), z3.And(first_fit >= 0, path.value == first_fit)))
+                claims.append(z3.Implies(path.when(), z3.And(first_fit >= 0, page == first_fit, first_free_ok(bound))))
         yield Claim(
-            f"{g.levels} levels of {1 << g.root_bits}/{1 << g.level_bits} entries, hint at chunk {hint_chunk} "
-            f"({len(paths)} paths)",
+            f"{g.levels} levels of {1 << g.root_bits}/{1 << g.level_bits} entries, {len(grown)} chunks grown, "
+            f"hint at chunk {hint_chunk} + {offset} ({len(paths)} paths)",
             z3.And(claims),
             facts + below,
             show,
         )
 
 
-def _merge_row(merge: Merge, children: list[Triple], width: int) -> Triple:
-    if merge is summary.merge_pair:
-        return summary.merge_row(children, width)
-    merged = children[0]
-    for i in range(1, len(children)):
-        merged = merge(merged, i * width, children[i], width)
-    return merged
+def _levels(g: Geometry, chunks: dict[int, AbstractChunk]) -> list[dict[int, Any]]:
+    """Every level of the stored tree: the chunks' summaries, merged up with the model's merge_row."""
+    triples: list[dict[int, Triple]] = [{} for _ in range(g.levels)]
+    triples[-1] = {c: (ch.s, ch.m, ch.e) for c, ch in chunks.items()}
+    for level in range(g.levels - 2, -1, -1):
+        bits = g.block_bits(level + 1)
+        child_width = 1 << g.level_log_pages(level + 1)
+        for index in sorted({c >> bits for c in triples[level + 1]}):
+            children = [triples[level + 1].get((index << bits) + j, (0, 0, 0)) for j in range(1 << bits)]
+            triples[level][index] = summary.merge_row(children, child_width)
+    return [{k: SymbolicSummary(v) for k, v in level.items()} for level in triples]
+
+
+def heap_first_fit(g: Geometry, chunks: dict[int, AbstractChunk], n: Any) -> tuple[Any, Any]:
+    """The first fit of the heap, folded with fit_merge over every chunk in address order (a chunk
+    never grown: all in use), and "every grown page below this page is in use"."""
+    width = g.chunk_pages
+
+    def const(v: int) -> Any:
+        return z3.BitVecVal(v, n.size()) if z3.is_bv(n) else z3.IntVal(v)
+
+    fit: Any = const(-1)  # of the empty region [0, 0)
+    end: Any = const(0)
+    covered = 0
+    for c in range(max(chunks) + 1):
+        ch = chunks.get(c)
+        s, e, f = (ch.s, ch.e, ch.f) if ch is not None else (const(0), const(0), const(-1))
+        fit = fit_merge(((0, 0, end), fit), covered, ((s, 0, e), f), n)
+        end = end_merge(end, e, width)
+        covered += width
+
+    first_free: Any = const(-1)  # the heap's lowest free page, -1 for none
+    for c in sorted(chunks, reverse=True):
+        ch = chunks[c]
+        first_free = z3.If(ch.ff >= 0, g.chunk_base(c) + ch.ff, first_free)
+
+    def below_in_use(page: Any) -> Any:
+        return z3.Or(first_free == -1, first_free >= page)
+
+    return fit, below_in_use
+
+
+def bitvectors(names: str) -> list[Any]:
+    return list(z3.BitVecs(names, 64))
 
 
 def _fit_merge_lemma() -> Iterator[Obligation]:
@@ -185,13 +319,18 @@ def _fit_merge_lemma() -> Iterator[Obligation]:
     merged = fit_merge((a, fa), wa, (b, fb), n)
     side = [wa >= 0, wb >= 0, n >= 1]
     boundary = [wa - a[2], wa - a[2] - 1, wa + b[0]]
-    for part in Region(content, 0, wa + wb).first_fit_parts(n, merged):
+    whole = Region(content, 0, wa + wb)
+    for part in whole.first_fit_parts(n, merged):
         yield refute("first fit of two regions", hyps, part, side, pages=boundary, content=content)
+    summary_hyps = [hyps[0], hyps[2]]
+    parts = whole.summary_parts(z3.IntVal(0), wa + wb, end_merge(a[2], b[2], wb), [])
+    for part in (p for p in parts if p.name.startswith("end")):
+        yield refute("end run of two regions", summary_hyps, part, [wa >= 0, wb >= 0], pages=boundary, content=content)
 
 
 def _chunk_facts_lemma() -> Iterator[Obligation]:
     content = Content()
-    lo, hi, n, s, m, e, f = z3.Ints("lo hi n s m e f")
+    lo, hi, n, s, m, e, f, ff = z3.Ints("lo hi n s m e f ff")
     region = Region(content, lo, hi)
     hyps = [region.summary_instances(s, m, e), region.first_fit_instances(n, f)]
     yield refute(
@@ -203,16 +342,25 @@ def _chunk_facts_lemma() -> Iterator[Obligation]:
         pages=[lo + s],
         content=content,
     )
+    fits = [region.first_fit_instances(n, f), region.first_fit_instances(z3.IntVal(1), ff)]
+    yield refute(
+        "the first free page is at or below the first fit",
+        fits,
+        Part("ff <= f", z3.Not(z3.Implies(f >= 0, z3.And(ff >= 0, ff <= f)))),
+        side=[lo <= hi, n >= 1],
+        starts=[lo + f],
+        pages=[lo + f],
+        content=content,
+    )
 
 
 TREE_FIND = Proof(
     "tree_find_first_fit",
-    "the radix-tree find returns the linear first fit (reduced geometries, any n; carried to Go's)",
+    "the radix-tree find returns the linear first fit, and every grown page below its first-free bound is in use "
+    "(reduced geometries, absent entries, any n and hint; carried to Go's)",
     tree_find_first_fit,
-    summary.merge_pair,
-    broken.merge_pair_without_junction,
-    expected_seconds=6.0,
-    control="the tree merged without the a.end + b.start run",
+    "tree_find_fit_strict",
+    expected_seconds=10.0,
 )
 
 PROOFS = (TREE_FIND,)
