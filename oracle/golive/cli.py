@@ -31,7 +31,7 @@ from pathlib import Path
 
 from oracle.common.cli import Parser, count, positive_seconds, run_command, seconds
 from oracle.common.errors import EXIT_BAD_INPUT, UsageError
-from oracle.golive import bench, campaign, mutants, systematic, tracegen
+from oracle.golive import bench, campaign, historic, mutants, systematic, tracegen
 from oracle.golive.driver import build_driver
 from oracle.golive.toolchain import GoBuildFailed, find_toolchain
 
@@ -227,13 +227,20 @@ def go_bench(argv: list[str]) -> int:
     parser = Parser(prog="python -m oracle go-bench", description=(bench.__doc__ or "").split("\n\n")[0])
     parser.add_argument("--ops", type=count(1), default=100_000, help="operations in the generated trace")
     parser.add_argument("--trace", type=Path, default=None, help="benchmark this trace instead")
+    parser.add_argument("--campaign-seconds", type=seconds, default=15.0,
+                        help="seconds of campaign per judge (0 skips; default %(default)s)")
+    parser.add_argument("--bug-seconds", type=positive_seconds, default=20.0,
+                        help="campaign seconds per seeded bug for bugs per minute (default %(default)s)")
+    parser.add_argument("--no-bugs", action="store_true", help="skip bugs per minute")
     _goroot_option(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
 
     def body() -> int:
-        binary = build_driver(find_toolchain(goroot_of(args.goroot)))
-        return bench.run(binary, args.ops, args.trace, args.json)
+        tc = find_toolchain(goroot_of(args.goroot))
+        binary = build_driver(tc)
+        bugs = None if args.no_bugs else (tc, [*mutants.MUTANTS, *historic.mutations()], args.bug_seconds)
+        return bench.run(binary, args.ops, args.trace, args.json, args.campaign_seconds, bugs)
 
     return run_command("go-bench", body)
 
