@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from model.errors import InvalidOperation
 from model.gc.results import HeapSpec, ObjectId, ObjectSpec
+from model.pageheap import PageHeap
 from oracle.common.jsonlines import iter_lines
 from oracle.pagealloc import registry
 from oracle.pagealloc.adapters import FastImpl
@@ -195,3 +197,47 @@ def chunk_bits(nwords: int) -> st.SearchStrategy[list[int]]:
 def as_int(ws: list[int]) -> int:
     """A bitmap of words as one int, word 0 lowest."""
     return sum(w << (64 * k) for k, w in enumerate(ws))
+
+
+# The model's word-level and page-heap test helpers.
+
+word64 = st.one_of(
+    st.integers(0, MASK64),
+    st.sampled_from([0, MASK64, 1, 1 << 63, 0x00FF00FF00FF00FF]),
+    # sparse and dense words, so long runs of both kinds show up
+    st.lists(st.integers(0, 63), max_size=4).map(lambda bs: sum({1 << b for b in bs})),
+    st.lists(st.integers(0, 63), max_size=4).map(lambda bs: MASK64 ^ sum({1 << b for b in bs})),
+)
+
+
+def free_runs(bits: list[int]) -> tuple[int, int, int]:
+    """(start, max, end) of a list of in-use flags, by counting."""
+    n = len(bits)
+    start = next((i for i, b in enumerate(bits) if b), n)
+    end = next((i for i, b in enumerate(reversed(bits)) if b), n)
+    longest = run = 0
+    for b in bits:
+        run = 0 if b else run + 1
+        longest = max(longest, run)
+    return start, longest, end
+
+
+def bits_of(x: int, width: int = 64) -> list[int]:
+    return [(x >> i) & 1 for i in range(width)]
+
+
+CP = 512  # chunk pages in Go's geometry
+
+
+def heap(*grows: tuple[int, int], phys: int = 1, huge: int = 0) -> PageHeap:
+    h = PageHeap.create(phys_page_pages=phys, huge_page_pages=huge)
+    for chunk, n in grows:
+        h.grow(chunk, n)
+    return h
+
+
+def refused_without_change(h: PageHeap, action, match: str) -> None:  # type: ignore[no-untyped-def]
+    before = copy.deepcopy(h)
+    with pytest.raises(InvalidOperation, match=match):
+        action()
+    assert h == before
