@@ -13,7 +13,7 @@ from typing import Any
 import z3
 
 from model import bitmap, spec, words
-from proofs.core import Claim, Obligation, Proof
+from proofs.core import Check, Claim, Obligation, Proof
 from proofs.definitions import WORD, bit_set, bv, count_ones
 from proofs.symbolic import explore
 
@@ -186,4 +186,69 @@ ALLOC_FREE_BITS = Proof(
     expected_seconds=3.0,
 )
 
-PROOFS = (FIND_BIT_RANGE, ALLOC_FREE_BITS, FILL_ALIGNED)
+
+
+SCAN_PAGES = 6  # every pattern of the first 6 pages of a region
+SEARCH_INDICES = (0, 63, *range(WORD, WORD + SCAN_PAGES + 2))  # in the full lower word, or the pattern's
+
+
+def _regions() -> Iterator[tuple[str, list[int]]]:
+    """Two-word bitmaps: every pattern of 6 pages at the start of the upper word, the lower word
+    full, and the pages after the pattern all in use or all free."""
+    for pattern in range(1 << SCAN_PAGES):
+        for rest_free in (False, True):
+            rest = 0 if rest_free else words.MASK64 & ~((1 << SCAN_PAGES) - 1)
+            label = f"pattern {pattern:#04x}, rest {'free' if rest_free else 'in use'}"
+            yield label, [words.MASK64, rest | pattern]
+
+
+def _first_fit_by_windows(b: list[int], n: int, start: int) -> int | None:
+    pages = WORD * len(b)
+    free = [not (b[p // WORD] >> (p % WORD)) & 1 for p in range(pages)]
+    return next((q for q in range(start, pages - n + 1) if all(free[q : q + n])), None)
+
+
+def chunk_search() -> Iterator[Obligation]:
+    """The in-chunk search the model runs, model.bitmap.find_in_chunk with the scans it is made of
+    (model.spec.first_fit and first_free), returns the lowest run of n free pages starting at or
+    after the 64-page word holding the search index, and the first free page from that word.
+
+    The scans walk pages one at a time, so the proof is an exhaustive check
+    on a bounded domain (the symbolic proofs use the scans' formulas, which
+    tests/proofs/test_definitions.py checks against them): two-word bitmaps
+    whose lower word is full, with every pattern of the upper word's first 6
+    pages and the rest of it all in use or all free; every n from 1 to 8
+    and search indices in the full lower word (its first page and its last)
+    and the upper word's first 8 pages, so the rounding down to the
+    word, the skip over a full word and runs crossing into the rest of the
+    word all occur. The expected values are
+    taken window by window (the lowest start whose n pages are all free).
+    Why the bound carries (written): the scans keep only a run length and
+    the position, so every run of pages and every position relative to a
+    word boundary that they can meet occurs here.
+    """
+
+    def run() -> str | None:
+        for label, b in _regions():
+            for n in range(1, SCAN_PAGES + 3):
+                for search in SEARCH_INDICES:
+                    word_start = search - search % WORD
+                    want = (_first_fit_by_windows(b, n, word_start), _first_fit_by_windows(b, 1, word_start))
+                    got = bitmap.find_in_chunk(b, n, search)
+                    if got != want:
+                        return f"{label}, n={n}, search index {search}: got {got}, want {want}"
+        return None
+
+    yield Check("find_in_chunk on every bounded bitmap, n and search index", run)
+
+
+CHUNK_SEARCH = Proof(
+    "chunk_search",
+    "find_in_chunk (spec.first_fit and first_free from the search index's word) is the first fit and first "
+    "free page, exhaustively on bounded bitmaps",
+    chunk_search,
+    "first_fit_one_early",
+    expected_seconds=2.0,
+)
+
+PROOFS = (FIND_BIT_RANGE, ALLOC_FREE_BITS, FILL_ALIGNED, CHUNK_SEARCH)

@@ -186,6 +186,25 @@ MUTANTS: tuple[Mutant, ...] = (
         "fill_aligned_constant_16", BITMAP, "", "16: 0x7FFF7FFF7FFF7FFF,", "16: 0x7FFF7FFF7FFF7FF,",
         "fill_aligned", "a digit dropped from the constant for 16-page groups",
     ),
+    # chunk_search
+    Mutant(
+        "first_fit_one_early", "model/spec.py", "first_fit", "return i - npages + 1", "return i - npages",
+        "chunk_search", "the in-chunk search returns the page before the run it found",
+    ),
+    Mutant(
+        "first_fit_run_not_reset", "model/spec.py", "first_fit", "run = 0\n            continue", "continue",
+        "chunk_search", "a page in use does not end the run being counted",
+    ),
+    Mutant(
+        "first_free_stops_at_full_word", "model/spec.py", "first_free",
+        "continue  # a full word", "break  # a full word",
+        "chunk_search", "the search for a free page gives up at the first full word",
+    ),
+    Mutant(
+        "find_in_chunk_from_search_index", BITMAP, "find_in_chunk",
+        "word_start = search_idx - search_idx % 64", "word_start = search_idx",
+        "chunk_search", "the chunk is searched from the search index, not from the start of its word",
+    ),
     # cache_roundtrip
     Mutant(
         "cache_alloc_keeps_scavenged", PAGECACHE, "PageCache.alloc", "        self.scav &= words.bnot(mask)\n", "",

@@ -24,6 +24,7 @@ REQUIRED = (
     "find_bit_range64",
     "alloc_free_bits",
     "fill_aligned",
+    "chunk_search",
     "cache_roundtrip",
     "cache_first_held",
     "scav_disjoint",
