@@ -188,7 +188,7 @@ class FastPageAlloc:
         if hit:
             bitmaps.write_scavenged(row, scavenged ^ hit)
         self.scav.alloc(chunk, npages)
-        self.tree.update_chunk(chunk, used)
+        self.tree.update_run(chunk, used, index, npages, allocated=True)
         return hit.bit_count()
 
     def alloc_range(self, page: int, npages: int) -> int:
@@ -338,7 +338,7 @@ class FastPageAlloc:
             bitmaps.write_alloc(row, used)
             self.scav.free(first_chunk, npages)
             self.scav.freed_up_to(page + npages - 1)
-            self.tree.update_chunk(first_chunk, used)
+            self.tree.update_run(first_chunk, used, page & layout.page_mask, npages, allocated=False)
             return
         for chunk, lo, count in self._edge_pieces(page, npages):
             bitmaps = self.storage.blocks[chunk >> layout.log_chunks_per_block]

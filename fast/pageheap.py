@@ -80,15 +80,15 @@ class FastPageHeap:
     def free(self, page: int, npages: int) -> None:
         used = self.alloc_state.check_free(page, npages)
         end = page + npages
-        for cache in self.caches.values():
+        holder: tuple[int, int] | None = None  # the lowest cache id holding a page of the range, and that page
+        for cache_id, cache in self.caches.items():
             base = cache.base
             if base is not None and base < end and page < base + CACHE_PAGES and cache.free:  # overlap: look
-                for cache_id in sorted(self.caches):  # the lowest id holding a page names the refusal
-                    held = self.caches[cache_id].first_held(page, npages)
-                    if held is not None:
-                        raise InvalidOperation(
-                            f"free of page {held}, which cache {cache_id} holds and has not handed out"
-                        )
+                held = cache.first_held(page, npages)
+                if held is not None and (holder is None or cache_id < holder[0]):
+                    holder = cache_id, held
+        if holder is not None:
+            raise InvalidOperation(f"free of page {holder[1]}, which cache {holder[0]} holds and has not handed out")
         self.alloc_state.free_checked(page, npages, used)
 
     def cache_fill(self, cache_id: int) -> CacheFill:

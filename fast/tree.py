@@ -109,12 +109,14 @@ class SummaryTree:
         "entry_pages",
         "free_leaf",
         "layout",
+        "leaf_constants",
         "merge_width_off_by_one",
         "missed_level_update",
         "root",
         "root_view",
         "start_and_end",
         "storage",
+        "update_constants",
     )
 
     def __init__(
@@ -133,6 +135,21 @@ class SummaryTree:
         self.free_leaf = self.codec.free(layout.chunk_pages)  # the leaf of a chunk with every page free
         # The start and end fields of a packed summary (below the root, where no entry is the lone full bit).
         self.start_and_end = self.codec.field | self.codec.field << (2 * self.codec.bits)
+        # What update_run and set_leaf read on every call, in one attribute each.
+        self.leaf_constants = (
+            layout.chunk_pages, layout.log_chunks_per_block, layout.row_mask, self.codec.bits, self.codec.field
+        )
+        self.update_constants = (
+            layout.log_chunks_per_block,
+            layout.row_mask,
+            layout.level_bits,
+            layout.fan_out,
+            self.codec.bits,
+            self.codec.field,
+            self.start_and_end,
+            not missed_level_update,  # set_leaf's short cut trusts every stored parent
+            tuple(range(layout.levels - 2, -1, -1)),  # the levels above the leaves, bottom up
+        )
         self.merge_width_off_by_one = merge_width_off_by_one
         self.missed_level_update = missed_level_update
 
@@ -185,23 +202,58 @@ class SummaryTree:
             leaf = codec.pack(start, longest_one_run(used ^ ((1 << width) - 1)), width - used.bit_length())
         self.set_leaf(chunk, leaf)
 
+    def update_run(self, chunk: int, used: int, index: int, npages: int, allocated: bool) -> None:
+        """update_chunk after pages [index, index+npages) of the chunk all changed one way; `used` is the new bitmap.
+
+        The new leaf comes from the old one and the free run around the
+        range (the free pages just below and just above it, two bit
+        operations each) instead of the whole chunk's runs: freed pages join
+        those two runs into one, which becomes the start, end or max where
+        it reaches them; allocated pages split the run that held them into
+        those two, and only when that run was the longest does the chunk's
+        max need the whole bitmap (another run may be as long).
+        """
+        width, log_per_block, row_mask, bits, field = self.leaf_constants
+        old = self.blocks[chunk >> log_per_block].leaves[chunk & row_mask]
+        start, most, end = old & field, (old >> bits) & field, old >> (bits + bits)  # a leaf is never the full bit
+        top = index + npages
+        left = index - (used & ((1 << index) - 1)).bit_length()  # free pages just below the range
+        above = used >> top
+        right = (above & -above).bit_length() - 1 if above else width - top  # free pages just above it
+        run = left + npages + right  # the free run around the range: after a free, before an alloc
+        if allocated:
+            if run == most:
+                self.update_chunk(chunk, used)
+                return
+            if left == index:
+                start = left
+            if top + right == width:
+                end = right
+        else:
+            if left == index:
+                start = run
+            if top + right == width:
+                end = run
+            if run > most:
+                most = run
+        self.set_leaf(chunk, start | most << bits | end << (bits + bits))  # a chunk's max is below the full bit's
+
     def set_leaf(self, chunk: int, leaf: int) -> None:
         """Store a chunk's packed leaf summary and update its ancestors while they change (see update_chunk)."""
-        layout, codec = self.layout, self.codec
-        bid = chunk >> layout.log_chunks_per_block
+        log_per_block, row_mask, level_bits, fan_out, bits, field, start_and_end, short_cut, levels_below_root = (
+            self.update_constants
+        )
+        bid = chunk >> log_per_block
         views = self.blocks[bid].views
-        index = chunk & layout.row_mask
+        index = chunk & row_mask
         leaves = views[-1]
         old = leaves[index]
         if old == leaf:
             return
         leaves[index] = leaf
-        level_bits, fan_out, entry_pages = layout.level_bits, layout.fan_out, self.entry_pages
-        fault = self.merge_width_off_by_one
-        bits, field, start_and_end = codec.bits, codec.field, self.start_and_end
-        short_cut = not self.missed_level_update
+        codec, entry_pages, fault = self.codec, self.entry_pages, self.merge_width_off_by_one
         new = leaf
-        for level in range(layout.levels - 2, -1, -1):
+        for level in levels_below_root:
             if level:
                 index >>= level_bits
                 view = views[level]
@@ -305,20 +357,35 @@ class SummaryTree:
         root_hint = search_page >> level_log_pages[0]
         block = self.blocks.get(root_hint)
         packed = self.root_view[root_hint] if block is not None else 0
+        first_scan = 1  # the first level below the root whose row is scanned
         if packed and not packed >> 63 and packed & field < npages <= (packed >> bits) & field:
-            bid = root_hint
+            bid = index = root_hint
             bound_lo = bid << level_log_pages[0]
             bound_hi = bound_lo + (1 << level_log_pages[0]) - 1
+            views = block.views
+            # Below it too, as long as the entry holding the hint holds a fit without starting one, it is the
+            # first entry its row's scan visits and the one it descends into, and the bound narrows to it.
+            while first_scan < layout.levels - 1:
+                log_width = level_log_pages[first_scan]
+                search_index = search_page >> log_width
+                if search_index >> level_bits != index:
+                    break
+                packed = views[first_scan][search_index - (bid << (first_scan * level_bits))]
+                if not (packed and packed & field < npages <= (packed >> bits) & field):
+                    break
+                index = search_index
+                bound_lo = index << log_width
+                bound_hi = bound_lo + (1 << log_width) - 1
+                first_scan += 1
         else:
             outcome, bid, bound_lo, bound_hi = self._scan_root(npages, search_page)
             if outcome == FIT:
                 return bid, bound_lo, None
             if outcome == NO_FIT:
                 return None, layout.no_free_page, None
-            block = self.blocks[bid]
-        views = block.views
-        index = bid  # the entry chosen at the level above
-        for level in range(1, layout.levels):
+            views = self.blocks[bid].views
+            index = bid  # the entry chosen at the level above
+        for level in range(first_scan, layout.levels):
             # The row: the children of the entry chosen above, from the one holding the search hint if it is
             # among them. Entry i's packed summary is view[i - offset].
             log_width = level_log_pages[level]

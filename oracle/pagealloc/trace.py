@@ -292,9 +292,14 @@ for _kind, _fields in OP_FIELDS.items():
         _CANONICAL[_kind] = _shape(*_parts, _literal + "}")
 
 
-# The shapes of the ops each trace version has.
+# The ops each trace version has, by the 8 characters after '{"op": "' (enough to tell every op apart), with
+# their shapes.
 _CANONICAL_BY_VERSION = {
-    version: {kind: shape for kind, shape in _CANONICAL.items() if OP_SINCE.get(kind, 1) <= version}
+    version: {
+        (f'{kind}", "' if OP_FIELDS[kind] else f'{kind}"}}')[:8]: (kind, shape)
+        for kind, shape in _CANONICAL.items()
+        if OP_SINCE.get(kind, 1) <= version
+    }
     for version in VERSIONS
 }
 
@@ -302,13 +307,11 @@ _CANONICAL_BY_VERSION = {
 def _canonical_batch(batch: list[str], first_line: int, version: int) -> list[Op] | None:
     """The Ops of a batch of lines as dumps writes them, numbered from first_line; None if any line is not."""
     ops: list[Op] = []
-    line = first_line
     shapes = _CANONICAL_BY_VERSION.get(version, {})
-    new_op = _new_op
-    for text in batch:
-        kind = text[8 : text.find('"', 8)] if text.startswith('{"op": "') else ""
-        shape = shapes.get(kind)
-        found = shape.fullmatch(text) if shape is not None else None
+    new, set_kind, set_args, set_expect, set_line = object.__new__, _SET_KIND, _SET_ARGS, _SET_EXPECT, _SET_LINE
+    for line, text in enumerate(batch, first_line):
+        kind, shape = shapes.get(text[8:16], ("", None))
+        found = shape.fullmatch(text) if shape is not None else None  # the whole line, '{"op": "' included
         if found is None:
             return None
         groups = found.groups()
@@ -341,8 +344,12 @@ def _canonical_batch(batch: list[str], first_line: int, version: int) -> list[Op
                 expect = {"released": int(groups[2])}
         else:
             args = {name: int(value) for name, value in zip(_FIELDS_ONLY[kind], groups, strict=True)}
-        ops.append(new_op(kind, args, expect, line))
-        line += 1
+        op = new(Op)  # Op(kind, args, expect, line), made as _new_op makes it
+        set_kind(op, kind)
+        set_args(op, args)
+        set_expect(op, expect)
+        set_line(op, line)
+        ops.append(op)
     return ops
 
 

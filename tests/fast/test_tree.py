@@ -15,6 +15,7 @@ import pytest
 
 from fast.state import levels_state
 from fast.storage import Layout, Storage
+from fast.summary import summarize_int
 from fast.tree import BadSummaryData, SummaryTree
 from model import tree as mtree
 from model.geometry import Geometry
@@ -270,3 +271,33 @@ def test_small_edits_keep_every_level_equal_to_a_fresh_summary(name: str, seed: 
         assert built.tree.check() == []
     if not off_by_one:
         assert levels_state(built.tree) == built.model_levels()
+
+
+@pytest.mark.parametrize("name", GEOMETRIES)
+@pytest.mark.parametrize("seed", range(4))
+def test_update_run_equals_summarizing_the_whole_chunk(name: str, seed: int) -> None:
+    # Ranges allocated (all free before) and freed (all in use before) in chunks of every kind: the leaf
+    # update_run derives from the old leaf and the run around the range must be the chunk's own summary.
+    built = Built(GEOMETRIES[name], seed)
+    layout = built.storage.layout
+    rng = random.Random(seed + 11)
+    chunks = sorted(built.words)
+    for _ in range(150):
+        chunk = rng.choice(chunks)
+        bitmaps = built.storage.blocks[chunk >> layout.log_chunks_per_block]
+        used = bitmaps.read_alloc(chunk & layout.row_mask)
+        allocate = rng.random() < 0.5
+        candidates = ~used if allocate else used
+        index = rng.randrange(layout.chunk_pages)
+        if not (candidates >> index) & 1:
+            continue
+        npages = 1
+        while index + npages < layout.chunk_pages and (candidates >> (index + npages)) & 1 and rng.random() < 0.9:
+            npages += 1
+        mask = ((1 << npages) - 1) << index
+        used = used | mask if allocate else used & ~mask
+        bitmaps.write_alloc(chunk & layout.row_mask, used)
+        built.tree.update_run(chunk, used, index, npages, allocated=allocate)
+        want = built.tree.codec.pack(*summarize_int(used, layout.chunk_pages))
+        assert built.tree.leaf(chunk) == want
+        assert built.tree.check() == []
