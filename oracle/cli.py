@@ -49,6 +49,7 @@ from oracle.pagealloc import cli as pagealloc_cli
 from oracle.pagealloc import fuzz
 from oracle.pagealloc.cli import bundled_traces
 from oracle.pagealloc.replay import replay
+from oracle.report import cli as report_cli
 
 
 def cmd_default(args: argparse.Namespace) -> int:
@@ -124,6 +125,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_default)
     pagealloc_cli.add_parsers(sub)
+    report_cli.add_parser(sub)
     for name in golive_cli.COMMANDS:
         sub.add_parser(name, help=golive_cli.HELP[name], add_help=False)
     gc_cli.add_help(sub)
