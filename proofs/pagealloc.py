@@ -228,7 +228,7 @@ SEARCH_HINT = Proof(
     "below the search hint in use",
     search_hint,
     "free_keeps_hint",
-    expected_seconds=12.0,
+    expected_seconds=9.0,
 )
 
 PROOFS = (SEARCH_HINT,)

@@ -221,7 +221,7 @@ SCAVENGE_CANDIDATE = Proof(
     "pages below the search word, max rounded up to physical pages",
     scavenge_candidate,
     "candidate_ignores_max",
-    expected_seconds=12.0,
+    expected_seconds=15.0,
 )
 
 SCAVENGE_HUGE_PAGES = Proof(
@@ -229,7 +229,7 @@ SCAVENGE_HUGE_PAGES = Proof(
     "findScavengeCandidate's huge-page extension is exactly SPEC §7's rule",
     scavenge_huge_pages,
     "candidate_huge_size_not_extended",
-    expected_seconds=10.0,
+    expected_seconds=8.0,
 )
 
 
@@ -424,7 +424,7 @@ SCAV_DISJOINT = Proof(
     "alloc_range, free, scavenge_one, cache fill and flush keep no page both scavenged and in use",
     scav_disjoint,
     "alloc_range_keeps_scavenged",
-    expected_seconds=6.0,
+    expected_seconds=6.5,
 )
 
 PROOFS = (SCAV_DISJOINT, SCAVENGE_CANDIDATE, SCAVENGE_HUGE_PAGES)

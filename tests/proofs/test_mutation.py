@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from proofs import __main__ as cli
 from proofs import mutants, runner
 from proofs.mutation import ROOT, Edit, Mutant, MutantError, apply_edit, check_applies, mutated_copy
 from proofs.registry import PROOFS
@@ -111,8 +112,6 @@ def test_a_quick_subset_of_the_seeded_bugs_is_refuted() -> None:
 @pytest.mark.z3
 def test_a_surviving_bug_fails_the_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A bug in pack, claimed by fill_aligned: fill_aligned proves it, pack_roundtrip refutes it."""
-    from proofs import __main__ as cli
-
     misfiled = Mutant(
         "misfiled", "model/summary.py", "pack_triple",
         "return words.ite(most == geometry.max_packed, PACKED_FULL_BIT, fields)", "return fields",

@@ -11,6 +11,7 @@ import attrs
 import pytest
 import z3
 
+from proofs import __main__ as cli
 from proofs import bitmap as bitmap_proofs
 from proofs import runner
 from proofs.core import Check, Claim, Obligation, Proof
@@ -147,8 +148,6 @@ def test_table_output_and_unknown_name_exit_code() -> None:
 
 @pytest.mark.z3
 def test_the_command_fails_when_a_control_is_not_refuted(monkeypatch: pytest.MonkeyPatch) -> None:
-    from proofs import __main__ as cli
-
     unrelated = attrs.evolve(bitmap_proofs.FILL_ALIGNED, control="pack_without_full_case")
     monkeypatch.setattr(runner, "PROOFS", (unrelated,))
     monkeypatch.setattr(runner, "by_name", lambda: {"fill_aligned": unrelated})

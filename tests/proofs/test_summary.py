@@ -6,6 +6,8 @@ import pytest
 
 from proofs import summary
 from proofs.core import Proof
+from proofs.mutants import by_name
+from proofs.mutation import run_in_copy
 from proofs.runner import run_one
 
 SLOW = {"merge_concat"}
@@ -28,9 +30,6 @@ def test_proved_and_control_refuted(proof: Proof) -> None:
 def test_the_layout_claim_is_what_catches_a_consistently_swapped_pair() -> None:
     """With start and end swapped in both pack and unpack the round trip still holds; only the
     bit-by-bit layout claim refutes it."""
-    from proofs.mutants import by_name
-    from proofs.mutation import run_in_copy
-
     result = run_in_copy(by_name()["pack_fields_swapped"], ["pack_roundtrip"])[0]
     assert result.status == "counterexample"
     assert "Go's layout" in (result.counterexample or "")
