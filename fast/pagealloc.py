@@ -15,11 +15,12 @@ and two values of its own:
                 page below it is in use; no_free_page means the heap is full.
   end_chunk     one past the highest chunk ever grown (Go: p.end).
 
-Every operation changes the bitmaps first, then tells the tree (update_chunk
-inside one chunk, update_range across chunks) and the scavenge index what
-changed. An operation inside one chunk, the common case, works on the chunk's
-bitmap read as one int; a range of many chunks sets the rows it covers whole
-with numpy and only its two edge chunks bit by bit.
+Every operation changes the bitmaps first, then tells the tree (update_run
+for one run inside one chunk, update_chunk for any change inside one chunk,
+update_range across chunks) and the scavenge index what changed. An
+operation inside one chunk, the common case, works on the chunk's bitmap
+read as one int; a range of many chunks sets the rows it covers whole with
+numpy and only its two edge chunks bit by bit.
 
 alloc finds its run as Go does: in the hint's chunk from the hint's word if
 that chunk has room after the hint and a long enough free run, else with the

@@ -28,13 +28,17 @@ Updates
 Every operation changes bitmaps and then re-summarizes only what it
 touched, as Go's pageAlloc.update does. Inside one chunk (update_chunk) the
 chunk is summarized from its bitmap read as one int (fast.summary.
-summarize_int) and one entry per level is re-merged, stopping as soon as an
-entry comes out unchanged (its ancestors then are too). A range of many
-chunks (update_range: grow, large alloc and free) sets the leaves of the
-chunks it covers whole directly (they are all in use, or all free),
-summarizes its two edge chunks, and re-merges the entries above per level,
-a few with ints and longer stretches as whole rows with numpy
-(fast.summary.merge_rows). summarize_blocks recomputes every level of every
+summarize_int), or, after one run of pages allocated or freed (update_run),
+its leaf is derived from the old one and the free run around the range;
+then one entry per level is updated (set_leaf), stopping as soon as an
+entry comes out unchanged (its ancestors then are too), and re-merged only
+when the child's change can move more than the entry's max. A range of a
+few chunks goes chunk by chunk; a range of many chunks (update_range: grow,
+large alloc and free) sets the leaves of the chunks it covers whole
+directly (they are all in use, or all free), summarizes its two edge
+chunks, and re-merges the entries above per level, a few with ints and
+longer stretches as whole rows with numpy (fast.summary.merge_rows).
+summarize_blocks recomputes every level of every
 block from the bitmaps alone, all blocks at once, for resummarize() and
 check().
 
