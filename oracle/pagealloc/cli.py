@@ -140,13 +140,15 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         return 0 if problem is None else 1
     options = impl_options(args)
     failures = output_folder(Path(args.failures), "--failures")
+    database = fuzz.database_spec(args.db)
+    fuzz.check_database(database)
     config = fuzz.CampaignConfig(
         impl=args.impl,
         level=args.level,
         seconds=args.seconds,
         workers=args.workers,
         steps=args.steps,
-        database=None if args.db == "none" else Path(args.db),
+        database=database,
         failures_dir=failures,
         options=options,
         shrink_seconds=args.shrink_seconds,
@@ -211,7 +213,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     fz.add_argument("--steps", type=count(1, 10_000), default=50, help="steps per test case (default 50)")
     fz.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     fz.add_argument("--failures", default="failures", metavar="DIR", help="failure traces go here (default ./failures)")
-    fz.add_argument("--db", default=".hypothesis/oracle-fuzz", metavar="DIR", help='example database, or "none"')
+    fz.add_argument("--db", default=".hypothesis/oracle-fuzz", metavar="DIR|redis://HOST:PORT",
+                    help='the example database shared by workers and campaigns: a folder, a Redis server '
+                    '(campaigns on several machines), or "none" (default .hypothesis/oracle-fuzz)')
     fz.add_argument("--replay", metavar="TRACE", help="re-check a safe-level failure trace instead of fuzzing")
     fz.add_argument("--shrink-seconds", type=seconds, default=30.0, help="time to shrink a failure (default 30)")
     fz.set_defaults(func=cmd_fuzz)
