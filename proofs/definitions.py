@@ -1,11 +1,20 @@
-"""The definitions the proofs check the model against, written independently of the model.
+"""Definitions as Z3 formulas: what the proofs check the model against, written independently of it.
 
 * Per-length and per-position constraints on bit-vectors, for properties of
   64-bit words (and of a few words): "the start of a word is at least L
   exactly when its low L pages are free", with one constraint per L or per
-  page. Nothing here calls model code.
+  page (word_summary_definition, valid_summary).
+* model.spec's scans as formulas: first_fit_formula is "the lowest start at
+  or after `from` of n free pages" over a bitmap of symbolic words, and
+  scans_as_formulas() puts it in place of model.spec.first_fit and
+  first_free while model code is explored (their page-by-page loops would
+  follow one path per bit pattern). tests/proofs/test_definitions.py checks
+  each formula against the function it stands for; chunk_search proves the
+  functions themselves on bounded bitmaps.
 * For regions of any width, quantified definitions over an uninterpreted
   content: see proofs.regions.
+Where model.spec's definition has no data-dependent branch the proofs call
+it directly on Z3 terms instead (spec.range_mask, spec.fill_aligned, ...).
 """
 
 from __future__ import annotations
@@ -52,10 +61,6 @@ def at_most(v: Any, n: int) -> Any:
 def all_free(x: Any, mask: int) -> Any:
     """Every page of `mask` is free in the in-use word x."""
     return x & mask == 0
-
-
-def all_set(x: Any, mask: int) -> Any:
-    return x & mask == mask
 
 
 def has_free_window(x: Any, length: int, width: int = WORD) -> Any:
