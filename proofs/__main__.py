@@ -6,16 +6,20 @@ with --json, one JSON object) goes to stdout. Exit codes: 0 every proof
 proved and every control refuted (with --mutants: every bug refuted by the
 proof that claims it), 1 otherwise, 2 an unknown name or a bad option.
 With --mutants a NAME is a seeded bug's name or a proof's (all the bugs it
-claims); --list-mutants prints the set and runs nothing.
+claims); --list-mutants prints the set and runs nothing. As every command
+of the project: a usage error is one line on stderr (exit 2), and a closed
+output pipe (`... | head`) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from proofs import mutants
 from proofs.core import ProofResult
@@ -25,8 +29,25 @@ from proofs.runner import MutantResult, UnknownProof, run, run_mutants, suite_pa
 COUNTEREXAMPLE_WIDTH = 70
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line, `python -m proofs: <what is wrong>`, exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError(f"{text!r}: must be from 1 to 64")
+    return value
+
+
 def parse(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="python -m proofs",
         description="Z3 proofs of the page allocator model's invariants, each with a negative control.",
         epilog="proofs: " + ", ".join(p.name for p in PROOFS),
@@ -40,7 +61,7 @@ def parse(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--list-mutants", action="store_true", help="list the seeded bugs and their proofs")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument(
-        "--jobs", type=int, default=None, help="proofs run in parallel (default: one per CPU, at most 2)"
+        "--jobs", type=jobs, default=None, help="proofs run in parallel, 1 to 64 (default: one per CPU, at most 2)"
     )
     return parser.parse_args(argv)
 
@@ -83,6 +104,16 @@ def _render(rows: list[tuple[str, str, str, str, str]]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, without a second error when Python flushes at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     began = time.monotonic()
 

@@ -152,3 +152,14 @@ def test_the_command_fails_when_a_control_is_not_refuted(monkeypatch: pytest.Mon
     monkeypatch.setattr(runner, "PROOFS", (unrelated,))
     monkeypatch.setattr(runner, "by_name", lambda: {"fill_aligned": unrelated})
     assert cli.main(["--jobs", "1"]) == 1
+
+
+def test_usage_errors_are_one_line_and_a_closed_pipe_is_quiet() -> None:
+    for args in (["--jobs", "0"], ["--no-such-option"]):
+        done = _cli(*args)
+        assert done.returncode == 2
+        assert len(done.stderr.strip().splitlines()) == 1 and done.stderr.startswith("python -m proofs: ")
+    piped = subprocess.run(
+        f"{sys.executable} -m proofs --list-mutants | head -1", shell=True, capture_output=True, text=True, timeout=120
+    )
+    assert len(piped.stdout.splitlines()) == 1 and "Error" not in piped.stderr
