@@ -15,11 +15,16 @@ and while marking a marker (model.gc.mark). Phases (Go: gcphase, mgc.go):
   marktermination  mark_done has run: every root was scanned and the queue
                    is empty, so no grey object is left (Go: gcMarkDone,
                    gcMarkTermination; the world is stopped, mutators wait).
-                   sweep (model.gc.sweep) ends the cycle and the phase is
-                   off again.
+                   mark_termination ends the cycle (model.gc.sweep: a new
+                   sweepgen, every P's cache flushed) and the phase is off
+                   again, with every span left to sweep lazily: by
+                   allocations, by sweep_one (the background sweeper) and
+                   at the latest by finish_sweep, which gc_start runs
+                   first (sweep termination). sweep does mark_termination
+                   and finish_sweep at once (the first trace format's step).
 
 Mutator steps, each by goroutine g on its stack slots:
-  alloc(g, slot, id, size, noscan, offsets)   new object into stack slot
+  alloc(g, slot, id, size, noscan, offsets, p) new object, allocated on P p, into stack slot
   load(g, dst, src, off)      stack[dst] = object at stack[src], slot off
   store(g, dst, off, src)     object at stack[dst], slot off = stack[src] or nil  (barrier)
   copy(g, dst, src)           stack[dst] = stack[src] or nil              (no barrier)
@@ -31,6 +36,9 @@ drops its object (the model's finalizers resurrect nothing).
 
 Every step checks its arguments and the phase completely before changing
 anything, and raises InvalidOperation naming what is wrong.
+
+`gc()` is a whole cycle at once, leaving sweeping lazy: gc_start, every
+root, drain, mark_done, mark_termination.
 
 `collect(spec)` is the stop-the-world cycle a heap snapshot gets: build
 the heap, mark every root, drain, sweep.
@@ -44,8 +52,9 @@ from model.errors import InvalidOperation
 from model.gc.barrier import HYBRID, Barrier, shades
 from model.gc.heap import GcHeap, HeapObject
 from model.gc.mark import Marker, mark_stw, stack_root
+from model.gc.mheap import RecordedPages
 from model.gc.results import HeapSpec, MarkResult, ObjectId, sort_ids
-from model.gc.sweep import SweepResult, sweep
+from model.gc.sweep import SweepResult, finish_sweep, mark_termination, sweep, sweep_one
 from model.geometry import AMD64, Geometry
 
 PHASE_OFF = "off"
@@ -62,6 +71,7 @@ class GcWorld:
     cycle: int = 0
     allocated_in_cycle: set[ObjectId] = attrs.Factory(set)
     last_sweep: SweepResult | None = None
+    sweeps: list[SweepResult] = attrs.Factory(list)  # the sweeping done by each step, taken by take_sweeps
 
     @staticmethod
     def create(
@@ -72,16 +82,24 @@ class GcWorld:
         spec: HeapSpec | None = None,
         stacks: list[list[ObjectId | None]] | None = None,
         geometry: Geometry = AMD64,
+        procs: int = 1,
+        tiny: bool = False,
+        recorded: RecordedPages | None = None,
     ) -> GcWorld:
         """A world with the phase off; `spec`'s objects allocated, its roots in the first globals,
-        and `stacks[g][i]`, if given, in goroutine g's stack slot i."""
+        and `stacks[g][i]`, if given, in goroutine g's stack slot i. `procs` Ps allocate; `tiny` allows
+        size 0 and tiny objects; `recorded` gives new spans' pages from a recorded run."""
         if spec is None:
-            heap = GcHeap.create(goroutines, stack_slots, globals, geometry)
+            heap = GcHeap.create(goroutines, stack_slots, globals, geometry, procs, tiny, recorded)
         else:
+            if spec.procs != procs or spec.tiny != tiny or recorded is not None:
+                spec = attrs.evolve(spec, procs=max(procs, spec.procs), tiny=tiny or spec.tiny)
             if len(spec.roots) > globals:
                 raise InvalidOperation(f"the heap has {len(spec.roots)} roots but there are only {globals} globals")
             heap = GcHeap.from_spec(spec, goroutines, stack_slots, geometry)
             heap.globals += [None] * (globals - len(spec.roots))
+            if recorded is not None:
+                heap.recorded = recorded
         if stacks is not None:
             if len(stacks) > goroutines or any(len(s) > stack_slots for s in stacks):
                 raise InvalidOperation(f"initial stacks exceed {goroutines} goroutines of {stack_slots} slots")
@@ -132,13 +150,18 @@ class GcWorld:
 
     # Mutator steps.
 
-    def alloc(self, g: int, slot: int, oid: ObjectId, size: int, noscan: bool, offsets: list[int]) -> None:
+    def alloc(self, g: int, slot: int, oid: ObjectId, size: int, noscan: bool, offsets: list[int],
+              p: int = 0) -> None:
         self._mutator()
         self.heap.check_stack_slot(g, slot)
-        obj = self.heap.allocate(oid, size, noscan, offsets)
+        self.heap.mcache(p)
+        self.heap.take_swept()
+        obj = self.heap.allocate(oid, size, noscan, offsets, p)
+        self.sweeps.append(SweepResult.of(self.heap.take_swept()))
         self.heap.stacks[g][slot] = oid
         if self.phase == PHASE_MARK and self.marker is not None:
-            self.marker.mark_new_object(obj)
+            if self.heap.last_malloc is not None and self.heap.last_malloc.new_slot:
+                self.marker.mark_new_object(obj)
             self.allocated_in_cycle.add(oid)
 
     def load(self, g: int, dst: int, src: int, off: int) -> None:
@@ -192,13 +215,18 @@ class GcWorld:
 
     # Collector steps.
 
-    def gc_start(self) -> None:
+    def gc_start(self) -> SweepResult:
+        """Sweep termination, then a new cycle: page marks reset, the tiny blocks greyed, barrier on."""
         if self.phase != PHASE_OFF:
             raise InvalidOperation(f"gc_start during phase {self.phase}; a cycle is already running")
+        swept = finish_sweep(self.heap)
+        self.sweeps.append(swept)
         self.marker = Marker.start(self.heap)
+        self.marker.mark_tiny_blocks()
         self.phase = PHASE_MARK
         self.cycle += 1
         self.allocated_in_cycle = set()
+        return swept
 
     def markroot(self, root: str) -> None:
         self._marker().markroot(root)
@@ -230,11 +258,53 @@ class GcWorld:
         return self.mark_done()
 
     def sweep(self) -> SweepResult:
+        """Mark termination and sweep termination at once."""
         if self.phase != PHASE_TERMINATION:
             raise InvalidOperation(f"sweep during phase {self.phase}; mark_done first")
         self.last_sweep = sweep(self.heap)
+        self.sweeps.append(self.last_sweep)
         self.phase = PHASE_OFF
         return self.last_sweep
+
+    def mark_termination(self) -> SweepResult:
+        """End the cycle, leaving the spans to sweep lazily; what the caches' flush swept."""
+        if self.phase != PHASE_TERMINATION:
+            raise InvalidOperation(f"mark_termination during phase {self.phase}; mark_done first")
+        result = mark_termination(self.heap)
+        self.sweeps.append(result)
+        self.phase = PHASE_OFF
+        return result
+
+    def sweep_one(self) -> SweepResult:
+        """One step of the background sweeper."""
+        if self.phase != PHASE_OFF:
+            raise InvalidOperation(f"the background sweeper runs while the collector is off, not in {self.phase}")
+        result = sweep_one(self.heap)
+        self.sweeps.append(result)
+        return result
+
+    def finish_sweep(self) -> SweepResult:
+        """Sweep termination: every span left is swept."""
+        if self.phase != PHASE_OFF:
+            raise InvalidOperation(f"finish_sweep while the collector is off, not in {self.phase}")
+        result = finish_sweep(self.heap)
+        self.sweeps.append(result)
+        return result
+
+    def gc(self) -> tuple[tuple[ObjectId, ...], SweepResult]:
+        """A whole cycle: gc_start, every root job, drain, mark_done, mark_termination. The marked objects,
+        and what the cycle swept (at its start, sweep termination; at its end, the caches' flush)."""
+        if self.phase != PHASE_OFF:
+            raise InvalidOperation(f"gc during phase {self.phase}; a cycle is already running")
+        first = self.gc_start()
+        marked = self.finish_marking()
+        last = self.mark_termination()
+        return marked, SweepResult.of_results(first, last)
+
+    def take_sweeps(self) -> SweepResult:
+        """Everything swept since the last call, as one result."""
+        out, self.sweeps = self.sweeps, []
+        return SweepResult.of_results(*out)
 
 
 def collect(heap: GcHeap) -> MarkResult:

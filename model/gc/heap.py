@@ -1,33 +1,32 @@
-"""The garbage-collected heap: objects in spans on the page allocator, roots and finalizers.
+"""The garbage-collected heap: objects in spans, roots and finalizers, over the span heap.
 
 This is the memory the collector works on (Go: mheap's in-use spans, the
 data and BSS segments, goroutine stacks, and the specials lists of
-mheap.go and mfinal.go):
+mheap.go and mfinal.go). GcHeap extends model.gc.mheap.SpanHeap (spans,
+central lists, per-P caches, sweeping) with:
 
   * objects: by id. Each has a size, a noscan flag, and pointer *slots* at
     byte offsets fixed by its type, each holding another object's id or
     None (nil). Each lives in slot `index` of a span of its span class
-    (model.gc.spanclass.placement); its address is that slot's address plus
-    the malloc header, if any.
-  * spans: in use, by first page (Go: the arena's spans array). A span
-    gets its pages from the page allocator (model.pageheap.PageHeap) when
-    no span of its class has a free slot, growing the page heap by whole
-    chunks when the allocator has no room; sweep returns the pages of a
-    span with no live object (model.gc.sweep).
+    (model.gc.spanclass.placement), at `offset` in it (non-zero only for
+    objects the tiny allocator packed into a shared 16-byte block); its
+    address is the slot's address plus the malloc header, if any, plus
+    the offset. A zero-size object lives at Go's zerobase: `zero_span`, a
+    span outside the heap whose one slot is always allocated and marked.
   * roots: `globals`, pointer slots of the data segment, and `stacks`, one
     list of pointer slots per goroutine. A heap snapshot's roots are
     globals; stacks exist for concurrent traces (model.gc.cycle).
-  * finalizers: the ids with a finalizer special (Go: SetFinalizer). Sweep
-    moves an unreachable one to `finq`, the queue of finalizers to run
-    (Go: finq), whose objects are roots until the finalizers run.
+  * finalizers (in SpanHeap): the ids with a finalizer special (Go:
+    SetFinalizer). Sweep moves an unreachable one to `finq`, the queue of
+    finalizers to run (Go: finq), whose objects are roots until they run.
 
-Allocation (Go: mcache/mcentral, simplified): an object goes into the
-lowest free slot of the first span of its class that has one, in the order
-the spans were made, else into a new span. Where an object lands changes
-addresses, never what is marked or freed.
+Allocation goes through the P's caches exactly as mallocgc does
+(model.gc.malloc). `tiny` says whether size 0 and tiny objects are allowed:
+the first trace and snapshot formats refused them, and a heap built for
+them keeps refusing.
 
 Invariants: every object is in exactly one allocated slot and that slot
-names it; every in-use span's pages are in use in the page allocator;
+lists it; every in-use span's pages are in use in the page allocator;
 no two spans share a page.
 """
 
@@ -36,11 +35,20 @@ from __future__ import annotations
 import attrs
 
 from model.errors import InvalidOperation
+from model.gc.malloc import Malloc, malloc
+from model.gc.mcache import MCache
+from model.gc.mheap import RecordedPages, SpanHeap
 from model.gc.results import HeapSpec, ObjectId
 from model.gc.span import Span
-from model.gc.spanclass import MAX_OBLET_BYTES, WORD_BYTES, Placement, objects_per_span, oblet_count, placement
+from model.gc.spanclass import MAX_OBLET_BYTES, WORD_BYTES, Placement, SpanClass, oblet_count, placement
 from model.geometry import AMD64, Geometry
 from model.pageheap import PageHeap
+
+ZERO_PAGE = -1  # where the model puts Go's zerobase: below the heap, in no arena
+
+
+def make_zero_span() -> Span:
+    return Span(ZERO_PAGE, 0, SpanClass(1), 0, 1, alloc_bits=1, mark_bits=1, freeindex=1, alloc_count=1)
 
 
 @attrs.define
@@ -52,6 +60,8 @@ class HeapObject:
     span: Span
     index: int
     slots: dict[int, ObjectId | None]
+    offset: int = 0  # in its slot: a tiny object's place in its block
+    p: int = 0
 
     @property
     def base(self) -> int:
@@ -60,8 +70,8 @@ class HeapObject:
 
     @property
     def addr(self) -> int:
-        """The pointer Go hands out: the slot's address past the malloc header."""
-        return self.base + self.place.header_bytes
+        """The pointer Go hands out: the slot's address past the malloc header, plus a tiny object's offset."""
+        return self.base + self.place.header_bytes + self.offset
 
     def slot_addr(self, offset: int) -> int:
         return self.addr + offset
@@ -72,35 +82,39 @@ class HeapObject:
 
 
 @attrs.define
-class GcHeap:
-    pages: PageHeap = attrs.Factory(PageHeap.create)
+class GcHeap(SpanHeap):
     objects: dict[ObjectId, HeapObject] = attrs.Factory(dict)
-    spans: dict[int, Span] = attrs.Factory(dict)  # by base page
-    span_of_page: dict[int, Span] = attrs.Factory(dict)
-    partial: dict[int, list[Span]] = attrs.Factory(dict)  # span class value -> spans with a free slot
     globals: list[ObjectId | None] = attrs.Factory(list)
     stacks: list[list[ObjectId | None]] = attrs.Factory(list)
-    finalizers: set[ObjectId] = attrs.Factory(set)
-    finq: list[ObjectId] = attrs.Factory(list)
-    next_chunk: int = 0
+    tiny: bool = False
+    zero_span: Span = attrs.Factory(make_zero_span)
+    last_malloc: Malloc | None = None  # what the last allocation did (its span, slot, offset, new slot or span)
 
     @staticmethod
-    def create(goroutines: int = 0, stack_slots: int = 0, globals: int = 0, geometry: Geometry = AMD64) -> GcHeap:
+    def create(goroutines: int = 0, stack_slots: int = 0, globals: int = 0, geometry: Geometry = AMD64,
+               procs: int = 1, tiny: bool = False, recorded: RecordedPages | None = None) -> GcHeap:
         """An empty heap. The page allocator's geometry only numbers pages; a reduced one (64-page
         chunks) keeps its summaries cheap without changing what any collection marks or frees."""
-        heap = GcHeap(PageHeap.create(geometry))
+        heap = GcHeap(PageHeap.create(geometry), recorded=recorded, tiny=tiny)
+        heap.mcaches = [MCache(p) for p in range(procs)]
         heap.globals = [None] * globals
         heap.stacks = [[None] * stack_slots for _ in range(goroutines)]
         return heap
 
     @staticmethod
     def from_spec(spec: HeapSpec, goroutines: int = 0, stack_slots: int = 0, geometry: Geometry = AMD64) -> GcHeap:
-        """Allocate the snapshot's objects in order, fill their slots, hold its roots in globals."""
-        heap = GcHeap.create(goroutines, stack_slots, len(spec.roots), geometry)
+        """Allocate the snapshot's objects in order, each on its P, fill their slots, hold its roots in globals.
+
+        The Ps then move on from their tiny blocks, as a program does that allocates something else
+        before collecting (so the tiny-allocs root of the next cycle holds none of these objects).
+        """
+        heap = GcHeap.create(goroutines, stack_slots, len(spec.roots), geometry, spec.procs, spec.tiny)
         for obj in spec.objects:
-            heap.allocate(obj.id, obj.size, obj.noscan, obj.slot_offsets())
+            heap.allocate(obj.id, obj.size, obj.noscan, obj.slot_offsets(), obj.p)
         for obj in spec.objects:
             heap.objects[obj.id].slots.update(obj.ptrs)
+        for cache in heap.mcaches:
+            cache.clear_tiny()
         heap.globals = list(spec.roots)
         heap.finalizers = set(spec.finalizers)
         return heap
@@ -138,7 +152,7 @@ class GcHeap:
             raise InvalidOperation(f"object id {oid!r} is already in use")
         if not isinstance(noscan, bool):
             raise InvalidOperation(f"noscan must be a boolean, got {noscan!r}")
-        place = placement(size, noscan)  # type: ignore[arg-type]
+        place = placement(size, noscan, self.tiny)  # type: ignore[arg-type]
         assert isinstance(size, int)
         if noscan and offsets:
             raise InvalidOperation(f"object {oid!r}: a noscan object has no pointer slots")
@@ -153,73 +167,27 @@ class GcHeap:
             last = off
         return place
 
-    def allocate(self, oid: ObjectId, size: int, noscan: bool, offsets: tuple[int, ...] | list[int]) -> HeapObject:
-        """A new object with all slots nil (Go: mallocgc zeroes objects with pointers)."""
+    def allocate(
+        self, oid: ObjectId, size: int, noscan: bool, offsets: tuple[int, ...] | list[int], p: int = 0
+    ) -> HeapObject:
+        """A new object with all slots nil (Go: mallocgc zeroes objects with pointers), allocated on P `p`."""
         place = self.check_new_object(oid, size, noscan, list(offsets))
-        span = self._span_with_room(place)
-        index = span.free_index()
-        assert index is not None
-        span.alloc_bits |= 1 << index
-        span.objects[index] = oid
-        if span.is_full():
-            self.partial[place.span_class.value].remove(span)
-        obj = HeapObject(oid, size, noscan, place, span, index, dict.fromkeys(offsets))
+        self.mcache(p)
+        got = malloc(self, place, size, p)
+        self.last_malloc = got
+        span = got.span if got.span is not None else self.zero_span
+        span.objects[got.index].append(oid)
+        obj = HeapObject(oid, size, noscan, place, span, got.index, dict.fromkeys(offsets), got.offset, p)
         self.objects[oid] = obj
         return obj
 
-    def _span_with_room(self, place: Placement) -> Span:
-        spans = self.partial.setdefault(place.span_class.value, [])
-        if spans:
-            return spans[0]
-        span = self.new_span(place)
-        spans.append(span)
-        return span
-
-    def new_span(self, place: Placement) -> Span:
-        page = self._alloc_pages(place.span_pages)
-        span = Span(page, place.span_pages, place.span_class, place.slot_bytes, objects_per_span(place.span_class))
-        self.spans[page] = span
-        for p in range(page, page + span.npages):
-            self.span_of_page[p] = span
-        return span
-
-    def _alloc_pages(self, npages: int) -> int:
-        result = self.pages.alloc(npages)
-        if result.page is None:
-            chunk_pages = self.pages.geometry.chunk_pages
-            nchunks = -(-npages // chunk_pages)
-            self.pages.grow(self.next_chunk, nchunks)
-            self.next_chunk += nchunks
-            result = self.pages.alloc(npages)
-        assert result.page is not None, "a freshly grown heap has room"
-        return result.page
-
-    # Freeing (sweep's tools).
+    # Freeing (sweep's tool).
 
     def release_object(self, oid: ObjectId) -> None:
-        """Forget an object sweep freed; its slot's alloc bit is already clear (the span's bits were swapped)."""
+        """Forget an object sweep freed; sweep has already emptied or rewritten its slot."""
         obj = self.objects.pop(oid)
-        assert not obj.span.is_allocated(obj.index)
-        obj.span.objects[obj.index] = None
+        assert oid not in obj.span.objects[obj.index]
         self.finalizers.discard(oid)
-
-    def free_span(self, span: Span) -> None:
-        """Return an empty span's pages to the page allocator (Go: mheap.freeSpan)."""
-        assert span.alloc_bits == 0
-        self.pages.free(span.base_page, span.npages)
-        del self.spans[span.base_page]
-        for p in range(span.base_page, span.base_page + span.npages):
-            del self.span_of_page[p]
-        spans = self.partial.get(span.span_class.value, [])
-        if span in spans:
-            spans.remove(span)
-
-    def note_room(self, span: Span) -> None:
-        """A span that has a free slot again is offered to allocation (Go: mcentral's partial list)."""
-        spans = self.partial.setdefault(span.span_class.value, [])
-        if span not in spans and not span.is_full():
-            spans.append(span)
-            spans.sort(key=lambda s: s.base_page)
 
     # Roots.
 

@@ -30,7 +30,14 @@ Noscan: no noscan object was ever queued or scanned.
 Sweep: sweep frees exactly the allocated objects that were unmarked and
 had no finalizer, queues exactly the finalizers of the unmarked objects
 that had one, leaves no span empty, and every span's pages are in use in
-the page allocator.
+the page allocator. With lazy sweeping the same holds of everything swept
+from mark termination to sweep termination, and no step frees a marked
+object (LazySweep).
+
+Span sets (span_set_violations): every in-use span is cached by one P or
+has exactly one live entry in the central sets of its class, in the set
+its sweep state and free slots call for; after sweep termination nothing
+is unswept; tiny blocks are allocated slots of the tiny class.
 """
 
 from __future__ import annotations
@@ -42,8 +49,10 @@ import attrs
 from model.gc.cycle import PHASE_MARK, GcWorld
 from model.gc.heap import GcHeap, HeapObject
 from model.gc.mark import ROOT_FINQ, ROOT_GLOBALS, ROOT_SPECIALS, Marker, stack_root
+from model.gc.mheap import SpanHeap
 from model.gc.results import ObjectId
-from model.gc.spanclass import MAX_OBLET_BYTES
+from model.gc.spanclass import MAX_OBLET_BYTES, TINY_SIZE, TINY_SPAN_CLASS
+from model.gc.spanset import FULL, PARTIAL, SWEPT, UNSWEPT
 from model.gc.sweep import SweepResult
 
 Edge = tuple[str, ObjectId]  # (a description of where the pointer is, the object it points to)
@@ -223,13 +232,14 @@ def sweep_violations(before: BeforeSweep, result: SweepResult, heap: GcHeap) -> 
     if set(heap.objects) != (before.allocated - want_freed):
         out.append("the objects left after sweep are not the marked ones and the finalized ones")
     for span in heap.spans.values():
-        if span.alloc_bits == 0:
+        if span.live_bits() == 0:
             out.append(f"span at page {span.base_page} is empty after sweep but still in use")
         if span.mark_bits:
             out.append(f"span at page {span.base_page} still has mark bits after sweep")
-        for p in range(span.base_page, span.base_page + span.npages):
-            if not heap.pages.alloc_state.in_use(p):
-                out.append(f"span at page {span.base_page}: page {p} is free in the page allocator")
+        if heap.recorded is None:
+            for p in range(span.base_page, span.base_page + span.npages):
+                if not heap.pages.alloc_state.in_use(p):
+                    out.append(f"span at page {span.base_page}: page {p} is free in the page allocator")
     for obj in heap.objects.values():
         for off, t in obj.slots.items():
             if t is not None and t not in heap.objects:
@@ -238,18 +248,147 @@ def sweep_violations(before: BeforeSweep, result: SweepResult, heap: GcHeap) -> 
 
 
 def heap_violations(heap: GcHeap) -> list[str]:
-    """Every object in exactly the slot that names it; span bookkeeping consistent."""
+    """Every object in exactly the slot that lists it; span bookkeeping consistent."""
     out = []
-    held: dict[int, int] = {}
     for oid, obj in heap.objects.items():
-        if obj.span.objects[obj.index] != oid or not obj.span.is_allocated(obj.index):
+        if obj.span is heap.zero_span:
+            if not obj.place.zero:
+                out.append(f"object {oid!r} of {obj.size} bytes is at the zero base")
+            continue
+        if oid not in obj.span.objects[obj.index] or not obj.span.is_allocated(obj.index):
             out.append(f"object {oid!r} is not in its span slot {obj.index}")
         if heap.spans.get(obj.span.base_page) is not obj.span:
             out.append(f"object {oid!r} is in a span that is not in use")
-        held[obj.span.base_page] = held.get(obj.span.base_page, 0) + 1
     for base, span in heap.spans.items():
-        if span.alloc_count() != held.get(base, 0):
-            out.append(f"span at page {base}: {span.alloc_count()} slots allocated, {held.get(base, 0)} objects in it")
+        where = f"span at page {base}"
+        live = span.live_bits()
+        if span.alloc_count != live.bit_count():
+            out.append(f"{where}: alloc_count {span.alloc_count}, but {live.bit_count()} slots are allocated")
+        for index, members in enumerate(span.objects):
+            if bool(members) != span.is_allocated(index):
+                state = "allocated" if span.is_allocated(index) else "free"
+                out.append(f"{where}: slot {index} is {state} but holds {members}")
+            for oid in members:
+                obj = heap.objects.get(oid)
+                if obj is None or obj.span is not span or obj.index != index:
+                    out.append(f"{where}: slot {index} lists {oid!r}, which is not there")
+        if span.mark_bits & ~live:
+            out.append(f"{where}: a free slot is marked")
+        if not span.in_use:
+            out.append(f"{where} is dead but listed in use")
         if heap.span_of_page.get(base) is not span or heap.span_of_page.get(base + span.npages - 1) is not span:
-            out.append(f"the pages of the span at page {base} do not map to it")
+            out.append(f"the pages of the {where} do not map to it")
+        if heap.recorded is None and not all(heap.pages.alloc_state.in_use(p) for p in (base, base + span.npages - 1)):
+            out.append(f"{where}: its pages are free in the page allocator")
     return out
+
+
+def span_set_violations(heap: SpanHeap) -> list[str]:
+    """The central lists and the caches (model.gc.spanset, model.gc.mcache).
+
+    Every in-use span a P does not cache has exactly one live entry in the
+    sets, in its own class's set whose role matches its sweep state (swept:
+    sweepgen sg; unswept: sg-2) and whose kind matches its slots (full: none
+    free; a large span is always full). A cached span is swept (sg+3), of
+    the class it is cached under, cached once, and in no set. Swept sets
+    hold only in-use spans. Once sweeping is done no span is unswept. Each
+    tiny block is an allocated slot of a span of the tiny class.
+    """
+    out: list[str] = []
+    sg = heap.sweepgen
+    cached: dict[int, str] = {}
+    for cache in heap.mcaches:
+        for value, span in cache.alloc.items():
+            where = f"P {cache.p}'s cached span of class {value} (page {span.base_page})"
+            if span.span_class.value != value:
+                out.append(f"{where} is of class {span.span_class.value}")
+            if not span.in_use or heap.spans.get(span.base_page) is not span:
+                out.append(f"{where} is not in use")
+            if span.sweepgen != sg + 3:
+                out.append(f"{where} has sweepgen {span.sweepgen - sg:+d}, not +3 (cached and swept)")
+            if id(span) in cached:
+                out.append(f"{where} is also {cached[id(span)]}")
+            cached[id(span)] = where
+        if cache.tiny_span is not None:
+            block = f"P {cache.p}'s tiny block (page {cache.tiny_span.base_page} slot {cache.tiny_index})"
+            if cache.tiny_span.span_class != TINY_SPAN_CLASS or not cache.tiny_span.in_use:
+                out.append(f"{block} is not in an in-use span of the tiny class")
+            elif not cache.tiny_span.is_allocated(cache.tiny_index):
+                out.append(f"{block} is a free slot")
+            if not 0 < cache.tiny_offset <= TINY_SIZE:
+                out.append(f"{block} has offset {cache.tiny_offset}")
+    entries: dict[int, list[str]] = {}
+    for value, central in heap.centrals.items():
+        for kind, role, _entries in central.sets(sg):
+            live = central.live(kind, role, sg)
+            for span in live:
+                name = f"the {kind} {role} set of class {value}"
+                entries.setdefault(id(span), []).append(name)
+                if span.span_class.value != value:
+                    out.append(f"span at page {span.base_page} of class {span.span_class.value} is in {name}")
+                if role == SWEPT and (not span.in_use or heap.spans.get(span.base_page) is not span):
+                    out.append(f"{name} holds the span at page {span.base_page}, which is not in use")
+    for base, span in heap.spans.items():
+        where = f"span at page {base}"
+        held = entries.get(id(span), [])
+        if id(span) in cached:
+            if held:
+                out.append(f"{cached[id(span)]} is also in {', '.join(held)}")
+            continue
+        if len(held) != 1:
+            out.append(f"{where} (sweepgen {span.sweepgen - sg:+d}) is in {len(held)} sets: {held}")
+            continue
+        role = SWEPT if span.sweepgen == sg else UNSWEPT if span.sweepgen == sg - 2 else None
+        if role is None:
+            out.append(f"{where} is neither cached, swept nor unswept: sweepgen {span.sweepgen - sg:+d}")
+        elif role not in held[0]:
+            out.append(f"{where} is {role} but in {held[0]}")
+        kind = FULL if span.large or span.alloc_count == span.nelems else PARTIAL
+        if f"the {kind} " not in held[0]:
+            out.append(f"{where} has {span.nelems - span.alloc_count} free slots but is in {held[0]}")
+    if heap.sweep_drained:
+        left = [s.base_page for s in heap.spans.values() if s.sweepgen == sg - 2]
+        if left:
+            out.append(f"sweeping is done but spans at pages {left} are unswept")
+    return out
+
+
+@attrs.define
+class LazySweep:
+    """Sweeping spread over steps, checked against what mark termination left (see sweep_violations).
+
+    `before` is taken at mark termination (before its flush sweeps); every
+    later sweep result is added with `add`, which returns the violations of
+    that step alone: a freed object that was marked, had a finalizer, or was
+    freed twice, a finalizer queued for a marked object or one without.
+    `finish` returns what sweep termination must add up to.
+    """
+
+    before: BeforeSweep
+    freed: set[ObjectId] = attrs.Factory(set)
+    finalize: set[ObjectId] = attrs.Factory(set)
+
+    def add(self, result: SweepResult) -> list[str]:
+        out = []
+        unmarked = self.before.allocated - self.before.marked
+        for oid in result.freed:
+            if oid not in unmarked - self.before.finalizers:
+                out.append(f"freed {oid!r}, which was marked or had a finalizer (or was allocated since)")
+            if oid in self.freed:
+                out.append(f"freed {oid!r} twice")
+        for oid in result.finalize:
+            if oid not in unmarked & self.before.finalizers:
+                out.append(f"queued the finalizer of {oid!r}, which was marked or had none")
+        self.freed.update(result.freed)
+        self.finalize.update(result.finalize)
+        return out
+
+    def finish(self) -> list[str]:
+        unmarked = self.before.allocated - self.before.marked
+        out = []
+        if self.freed != unmarked - self.before.finalizers:
+            missed = sorted(map(str, unmarked - self.before.finalizers - self.freed))
+            out.append(f"sweep termination left unmarked objects without finalizer unfreed: {missed}")
+        if self.finalize != unmarked & self.before.finalizers:
+            out.append("sweep termination left finalizers of unmarked objects unqueued")
+        return out

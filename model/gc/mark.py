@@ -34,7 +34,15 @@ A root job runs once per cycle. drain() pops the queue (last in, first out,
 like a gcWork buffer) and scans until it is empty.
 
 Objects allocated while marking are black at once (gcmarknewobject): their
-slots are all nil.
+slots are all nil. At gc_start each P's tiny block is greyed (Go:
+gcMarkTinyAllocs), since tiny objects will be packed into it without being
+marked themselves: a tiny block lives while any object in it does, as its
+objects share the one mark bit of their slot.
+
+Page marks (Span.page_marked, which the heap reclaimer reads): set when an
+object of the span is marked, except for noscan objects of 16..512 bytes,
+whose inline mark bits Green Tea sets without it (tryDeferToSpanScan), and
+always by allocation during marking.
 
 For the invariants (model.gc.invariants) the marker records which scan
 regions are still to be scanned (`pending`), which finalizer objects have
@@ -50,7 +58,7 @@ import attrs
 from model.errors import InvalidOperation
 from model.gc.heap import GcHeap, HeapObject
 from model.gc.results import ObjectId
-from model.gc.spanclass import MAX_OBLET_BYTES, WORD_BYTES
+from model.gc.spanclass import MAX_OBLET_BYTES, WORD_BYTES, uses_inline_mark_bits
 
 
 class NoscanScanned(InvalidOperation):
@@ -97,9 +105,11 @@ class Marker:
 
     @staticmethod
     def start(heap: GcHeap) -> Marker:
-        """A new cycle: every mark bit clear (Go clears them at sweep; a fresh heap has none)."""
+        """A new cycle on a swept heap: page marks cleared (Go: gcResetMarkState); mark bits are clear
+        already (sweep starts every span's anew), the model makes sure."""
         for span in heap.spans.values():
             span.mark_bits = 0
+            span.page_marked = False
         return Marker(heap)
 
     # Colours.
@@ -122,6 +132,8 @@ class Marker:
         obj = self.heap.obj(oid)
         if self.is_marked(obj):
             return
+        if not (obj.span.noscan and uses_inline_mark_bits(obj.span.slot_bytes)):
+            obj.span.page_marked = True  # Go's tryDeferToSpanScan marks these without the page mark
         obj.span.set_marked(obj.index)
         self.stats.greyed += 1
         if obj.span.noscan:
@@ -138,8 +150,18 @@ class Marker:
             self.greyobject(oid)
 
     def mark_new_object(self, obj: HeapObject) -> None:
-        """An object allocated during marking is black (Go: gcmarknewobject)."""
+        """An object allocated during marking is black, its span page-marked (Go: gcmarknewobject).
+
+        Only a new slot: a tiny object put in the P's current block finds it marked already (by the tiny
+        root at gc_start, or as a new slot itself)."""
+        obj.span.page_marked = True
         obj.span.set_marked(obj.index)
+
+    def mark_tiny_blocks(self) -> None:
+        """Grey every P's tiny block (Go: gcMarkTinyAllocs, at gc_start): the Ps keep allocating into them."""
+        for cache in self.heap.mcaches:
+            if cache.tiny_span is not None:
+                self.greyobject(cache.tiny_span.objects[cache.tiny_index][0])
 
     def scanobject(self, item: WorkItem) -> None:
         obj = self.heap.objects[item.id]
@@ -226,8 +248,11 @@ class Marker:
 
 
 def mark_stw(heap: GcHeap) -> Marker:
-    """One stop-the-world mark: every root job in Go's order, then drain until no grey object is left."""
+    """One stop-the-world mark: sweep termination, the tiny blocks, every root job in Go's order, then drain
+    until no grey object is left."""
+    heap.finish_sweep()
     marker = Marker.start(heap)
+    marker.mark_tiny_blocks()
     marker.mark_roots()
     marker.drain()
     return marker

@@ -7,7 +7,11 @@ roots, and the ids that have a finalizer. It is checked completely when it
 is built, so every implementation may assume a well-formed heap:
 
   * ids are unique, and all integers >= 0 or all non-empty strings;
-  * sizes are valid for their kind (model.gc.spanclass.check_object_size);
+  * sizes are valid for their kind (model.gc.spanclass.check_object_size):
+    size 0 and noscan objects under 16 bytes (the tiny allocator's) only
+    when the spec says `tiny` (heap snapshots from version 2 on);
+  * each object names the P that allocates it (`p`, below `procs`); a
+    zero-size object has no finalizer (Go's zerobase is not in the heap);
   * a noscan object has no pointer slots (its type has no pointers); an
     object that is not noscan has at least one (its type has some);
   * slot offsets are multiples of 8 inside the object, each at most once;
@@ -33,6 +37,7 @@ from model.errors import InvalidOperation
 from model.gc.spanclass import WORD_BYTES, check_object_size
 
 ObjectId = int | str
+MAX_PROCS = 256  # Ps a heap may have
 
 
 class HeapSpecError(InvalidOperation):
@@ -61,6 +66,7 @@ class ObjectSpec:
     size: int
     noscan: bool
     ptrs: tuple[tuple[int, ObjectId | None], ...] = ()
+    p: int = 0  # the P whose caches allocate it
 
     def slot_offsets(self) -> tuple[int, ...]:
         return tuple(off for off, _ in self.ptrs)
@@ -71,6 +77,8 @@ class HeapSpec:
     objects: tuple[ObjectSpec, ...]
     roots: tuple[ObjectId, ...] = ()
     finalizers: tuple[ObjectId, ...] = ()
+    tiny: bool = False  # size 0 and tiny noscan objects allowed (heap snapshot version 2)
+    procs: int = 1
 
     def __attrs_post_init__(self) -> None:
         check_heap_spec(self)
@@ -80,6 +88,8 @@ class HeapSpec:
 
 
 def check_heap_spec(spec: HeapSpec) -> None:
+    if isinstance(spec.procs, bool) or not isinstance(spec.procs, int) or not 1 <= spec.procs <= MAX_PROCS:
+        raise HeapSpecError(f"procs must be from 1 to {MAX_PROCS}, got {spec.procs!r}")
     seen: dict[ObjectId, int] = {}
     kind: type | None = None
     for index, obj in enumerate(spec.objects):
@@ -97,9 +107,11 @@ def check_heap_spec(spec: HeapSpec) -> None:
         if not isinstance(obj.noscan, bool):
             raise HeapSpecError(f"{where}: noscan must be true or false, got {obj.noscan!r}")
         try:
-            check_object_size(obj.size, obj.noscan)
+            check_object_size(obj.size, obj.noscan, spec.tiny)
         except InvalidOperation as e:
             raise HeapSpecError(f"{where}: {e}") from None
+        if isinstance(obj.p, bool) or not isinstance(obj.p, int) or not 0 <= obj.p < spec.procs:
+            raise HeapSpecError(f"{where}: p must be a P from 0 to {spec.procs - 1}, got {obj.p!r}")
         if obj.noscan and obj.ptrs:
             raise HeapSpecError(f"{where}: a noscan object has no pointer slots, but ptrs has {len(obj.ptrs)}")
         if not obj.noscan and not obj.ptrs:
@@ -129,6 +141,8 @@ def check_heap_spec(spec: HeapSpec) -> None:
             raise HeapSpecError(f"finalizers[{i}]: unknown id {f!r}")
         if f in fins:
             raise HeapSpecError(f"finalizers[{i}]: object {f!r} already has a finalizer (Go allows one)")
+        if spec.objects[seen[f]].size == 0:
+            raise HeapSpecError(f"finalizers[{i}]: object {f!r} has size 0: it is Go's zerobase, not in the heap")
         fins.add(f)
 
 

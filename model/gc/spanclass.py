@@ -34,6 +34,10 @@ the object size. Spans of objects from 16 to 512 bytes reserve 128 bytes of
 inline mark bits; scan spans of objects up to 512 bytes also reserve their
 pointer bitmap, one bit per word (Go: mheap.initSpan).
 
+The first heap formats (version 1) predate the tiny allocator and keep
+refusing size 0 and noscan objects under 16 bytes (check_object_size with
+tiny=False); later versions accept them.
+
 Invariants: the slot holds the object (header + size <= slot bytes);
 span class // 2 is the size class and span class % 2 the noscan bit.
 """
@@ -84,18 +88,33 @@ class SpanClass:
         return f"{self.size_class}{'-noscan' if self.noscan else ''}"
 
 
+KIND_ZERO, KIND_TINY, KIND_SMALL, KIND_LARGE = "zero", "tiny", "small", "large"
+
+
 @attrs.frozen
 class Placement:
-    """Where an object goes: its span class, slot bytes (Go: elemsize), span pages and header bytes."""
+    """Where an object goes: its span class, slot bytes (Go: elemsize), span pages and header bytes.
+
+    `kind` is the allocation path: zero (no span), tiny (a share of a 16-byte block), small or large.
+    """
 
     span_class: SpanClass
     slot_bytes: int
     span_pages: int
     header_bytes: int
+    kind: str = KIND_SMALL
 
     @property
     def large(self) -> bool:
-        return self.span_class.size_class == 0
+        return self.kind == KIND_LARGE
+
+    @property
+    def tiny(self) -> bool:
+        return self.kind == KIND_TINY
+
+    @property
+    def zero(self) -> bool:
+        return self.kind == KIND_ZERO
 
     @property
     def noscan(self) -> bool:
@@ -121,14 +140,15 @@ def size_class_of(nbytes: int) -> int:
     raise AssertionError("the last size class is MAX_SMALL_SIZE")
 
 
-def check_object_size(size: object, noscan: bool) -> int:
+def check_object_size(size: object, noscan: bool, tiny: bool = False) -> int:
+    """The size if an object of that size and kind can exist; `tiny` False refuses what version 1 formats did."""
     if not isinstance(size, int) or isinstance(size, bool):
         raise InvalidOperation(f"object size must be an integer, got {size!r}")
-    if size < 1:
-        raise InvalidOperation(f"object size must be at least 1 byte, got {size}")
+    if size < (0 if tiny and noscan else 1):
+        raise InvalidOperation(f"object size must be at least {0 if tiny and noscan else 1} byte, got {size}")
     if size > MAX_OBJECT_BYTES:
         raise InvalidOperation(f"object size {size} is above the model's limit of {MAX_OBJECT_BYTES} bytes")
-    if noscan and size < TINY_SIZE:
+    if noscan and size < TINY_SIZE and not tiny:
         raise InvalidOperation(
             f"a noscan object of {size} bytes would go to Go's tiny allocator, which the model does not "
             f"model; noscan objects must be at least {TINY_SIZE} bytes"
@@ -138,12 +158,19 @@ def check_object_size(size: object, noscan: bool) -> int:
     return size
 
 
-def placement(size: int, noscan: bool) -> Placement:
-    """Where mallocgc puts an object of `size` bytes whose type has pointers unless `noscan`."""
-    check_object_size(size, noscan)
+def placement(size: int, noscan: bool, tiny: bool = False) -> Placement:
+    """Where mallocgc puts an object of `size` bytes whose type has pointers unless `noscan`.
+
+    With `tiny` False, size 0 and noscan objects under 16 bytes are refused (version 1 formats).
+    """
+    check_object_size(size, noscan, tiny)
+    if size == 0:
+        return Placement(SpanClass(0), 0, 0, 0, KIND_ZERO)
+    if noscan and size < TINY_SIZE:
+        return Placement(TINY_SPAN_CLASS, TINY_SIZE, table.CLASS_PAGES[TINY_SIZE_CLASS], 0, KIND_TINY)
     if is_large(size):
         pages = -(-size // PAGE_BYTES)
-        return Placement(SpanClass.make(0, noscan), pages * PAGE_BYTES, pages, 0)
+        return Placement(SpanClass.make(0, noscan), pages * PAGE_BYTES, pages, 0, KIND_LARGE)
     header = MALLOC_HEADER_BYTES if has_malloc_header(size, noscan) else 0
     size_class = size_class_of(size + header)
     return Placement(
@@ -166,8 +193,18 @@ def objects_per_span(span_class: SpanClass) -> int:
     return (nbytes - reserve) // elem
 
 
+def uses_inline_mark_bits(slot_bytes: int) -> bool:
+    """Green Tea keeps the mark bits of spans of 16..512-byte objects inline at the span's end (Go:
+    gcUsesSpanInlineMarkBits); marking a noscan object there sets no page mark (model.gc.mark)."""
+    return TINY_SIZE <= slot_bytes <= MIN_SIZE_FOR_MALLOC_HEADER
+
+
 def oblet_count(slot_bytes: int) -> int:
     """How many work items scanning an object of this slot size takes: objects over 128 KiB split into oblets."""
     if slot_bytes <= MAX_OBLET_BYTES:
         return 1
     return -(-slot_bytes // MAX_OBLET_BYTES)
+
+
+TINY_SIZE_CLASS = size_class_of(TINY_SIZE)  # Go: tinySizeClass
+TINY_SPAN_CLASS = SpanClass.make(TINY_SIZE_CLASS, True)  # Go: tinySpanClass, the 16-byte noscan class
