@@ -121,7 +121,7 @@ def _main(argv: Sequence[str] | None) -> int:
         print(line, file=sys.stderr, flush=True)
 
     if args.list_mutants:
-        for m in mutants.MUTANTS:
+        for m in mutants.every():
             print(f"{m.name:<40} {m.proof:<22} {m.file}:{m.function or '(module)'}  {m.bug}")
         return 0
     if args.mutants:

@@ -8,12 +8,14 @@ a dropped statement, a wrong constant, an inverted or missing condition,
 a branch that takes the wrong path. `python -m proofs --mutants` applies
 each to a temporary copy of the model and runs its proof there; the proof
 must end in a counterexample. Every proof's negative control is one of
-them (Proof.control). Bugs that no proof can reach are listed, with why, in
-SPEC.md §10.
+them (Proof.control). A proof module may keep bugs of its own in a MUTANTS
+tuple; every() gathers them with this table. Bugs that no proof can reach
+are listed, with why, in SPEC.md §10.
 """
 
 from __future__ import annotations
 
+from proofs import registry
 from proofs.mutation import Edit, Mutant
 
 SUMMARY = "model/summary.py"
@@ -434,9 +436,14 @@ MUTANTS: tuple[Mutant, ...] = (
 )
 
 
+def every() -> tuple[Mutant, ...]:
+    """This table and the MUTANTS of every registered proof module, in that order."""
+    return MUTANTS + tuple(m for module in registry.MODULES for m in getattr(module, "MUTANTS", ()))
+
+
 def by_name() -> dict[str, Mutant]:
-    return {m.name: m for m in MUTANTS}
+    return {m.name: m for m in every()}
 
 
 def for_proof(name: str) -> list[Mutant]:
-    return [m for m in MUTANTS if m.proof == name]
+    return [m for m in every() if m.proof == name]

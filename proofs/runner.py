@@ -195,7 +195,7 @@ class MutantResult:
 def select_mutants(names: Sequence[str] | None) -> list[mutants.Mutant]:
     """All seeded bugs, or those named (a mutant's name, or a proof's for every bug it claims)."""
     if not names:
-        return list(mutants.MUTANTS)
+        return list(mutants.every())
     table, proofs = mutants.by_name(), by_name()
     unknown = [n for n in names if n not in table and n not in proofs]
     if unknown:

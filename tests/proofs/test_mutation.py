@@ -54,15 +54,15 @@ def test_an_edit_that_does_not_apply_exactly_once_is_an_error(edit: Edit, messag
 
 
 def test_the_set_is_sound_as_data() -> None:
-    names = [m.name for m in mutants.MUTANTS]
+    names = [m.name for m in mutants.every()]
     assert len(names) == len(set(names))
     proofs = {p.name: p for p in PROOFS}
-    assert {m.proof for m in mutants.MUTANTS} == set(proofs)
+    assert {m.proof for m in mutants.every()} == set(proofs)
     for proof in PROOFS:
         claimed = mutants.for_proof(proof.name)
         assert len(claimed) >= 3, proof.name
         assert proof.control in {m.name for m in claimed}, proof.name
-    for mutant in mutants.MUTANTS:
+    for mutant in mutants.every():
         check_applies(mutant)
         assert mutant.bug and all(e.file.startswith("model/") for e in mutant.edits)
 
@@ -128,7 +128,7 @@ def test_bad_names_and_the_listing() -> None:
     assert _cli("--mutants", "no_such_bug").returncode == 2
     listing = _cli("--list-mutants")
     assert listing.returncode == 0
-    assert len(listing.stdout.splitlines()) == len(mutants.MUTANTS)
+    assert len(listing.stdout.splitlines()) == len(mutants.every())
     assert runner.select_mutants(["merge_assoc"]) == mutants.for_proof("merge_assoc")
 
 
