@@ -24,9 +24,17 @@ Python computes it for ints, and `a % b` is Z3's signed modulo, which has
 Python's sign rule. This is exact for values below 2**63, which page indices
 in a chunk are. For a divisor that is a power of two (an int, or a term
 1 << h) they are computed as the equal arithmetic shift and mask, which Z3
-solves much faster than a divider. The patches are in place only during
-`explore`, and only the exploring thread's truth tests are decided
-(explorations do not nest; parallel proofs run in separate processes).
+solves much faster than a divider. A bit-vector used where Python needs an
+int (a range bound, a list index) takes one path per value it can have
+(`__index__`). The patches are in place only during `explore`, and only the
+exploring thread's truth tests are decided (explorations do not nest;
+parallel proofs run in separate processes).
+
+Containers for model state indexed by symbolic values, so model code runs
+unchanged: BranchingDict (a dict whose lookup at a Z3 key branches over the
+stored keys, as Python's lookup would pick one of them or none) and
+PresenceDict (a level of the radix tree whose entries count as stored
+exactly when their summary is non-zero, the explorer deciding which).
 """
 
 from __future__ import annotations
