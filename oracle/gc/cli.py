@@ -4,8 +4,9 @@
         collect a heap snapshot once: marked, freed, finalize, scanned words
   python -m oracle gc-replay TRACE [--barrier B] [--emit OUT] [--lost-only] [--no-invariants]
         replay a GC trace against the model, compare expects, check invariants
-  python -m oracle gc-fuzz [--barrier B] [--seeds N] [--examples N] [--out TRACE]
-        run the Hypothesis machine; with a broken barrier, print the shrunk lost-object trace
+  python -m oracle gc-fuzz [--barrier B] [--seeds N] [--examples N] [--out TRACE] [--db DIR|redis://HOST:PORT]
+        run the Hypothesis machine; with a broken barrier, print the shrunk lost-object trace;
+        --db shares failing examples with other runs, on this machine or (Redis) others
   python -m oracle gc-bench [--sizes 1e4,1e5,1e6,1e7] [--model-max N] [--reps N] [--no-go] [--gomaxprocs N]
         marking throughput of model, fast and the Go runtime
   python -m oracle gc-noscan [--runs N] [--gomaxprocs N]
@@ -46,6 +47,7 @@ from oracle.gc import machine as gc_machine
 from oracle.gc import snapshot as gc_snapshot
 from oracle.gc.gomark import GoUnavailable, go_mark
 from oracle.gc.replay import replay_gc
+from oracle.pagealloc.fuzz import check_database, database_spec, open_database
 
 JOBS = ("mark", "gc-replay", "gc-fuzz", "gc-bench", "gc-noscan")
 IMPLS = ("model", "fast", "go")
@@ -185,21 +187,26 @@ def cmd_fuzz(argv: list[str]) -> int:
     p.add_argument("--seeds", type=count(1), default=20, help="Hypothesis runs, one per seed (default 20)")
     p.add_argument("--examples", type=count(1), default=200, help="examples per run (default 200)")
     p.add_argument("--out", metavar="TRACE", type=Path, help="write the shrunk failing trace here")
+    p.add_argument("--db", default="none", metavar="DIR|redis://HOST:PORT",
+                   help='an example database shared with other runs: a folder, a Redis server, or "none" (default)')
     args = p.parse_args(argv)
     return run_command("gc-fuzz", lambda: _fuzz(args))
 
 
 def _fuzz(args: argparse.Namespace) -> int:
     out = OutputFile(args.out, [], "--out") if args.out else None
+    spec = database_spec(args.db)
+    check_database(spec)
+    database = open_database(spec)
     if args.barrier == "hybrid":
-        failure = gc_machine.check_hybrid(range(args.seeds), args.examples)
+        failure = gc_machine.check_hybrid(range(args.seeds), args.examples, database=database)
         if failure is None:
             print(f"gc-fuzz: hybrid barrier, {args.seeds} runs of {args.examples} examples: every invariant held, "
                   "model and fast agreed")
             return 0
         print(f"gc-fuzz: hybrid barrier FAILED:\n{failure}")
         return 1
-    found = gc_machine.hunt(BARRIERS[args.barrier], range(args.seeds), args.examples)
+    found = gc_machine.hunt(BARRIERS[args.barrier], range(args.seeds), args.examples, database=database)
     if found is None:
         print(f"gc-fuzz: barrier {args.barrier}: no lost object in {args.seeds} runs of {args.examples} examples")
         return 0

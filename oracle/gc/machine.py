@@ -45,6 +45,7 @@ from typing import Any, ClassVar
 import attrs
 from hypothesis import HealthCheck, Phase, seed, settings, target
 from hypothesis import strategies as st
+from hypothesis.database import ExampleDatabase
 from hypothesis.stateful import (
     RuleBasedStateMachine,
     get_state_machine_test,
@@ -504,9 +505,16 @@ def run_seed(machine: type[GcCycles], config: settings, s: int) -> MachineFailur
     """One deterministic Hypothesis run of the machine; the failure it ends with, if any.
 
     Hypothesis reports a failing example on stdout; the report is swallowed
-    (the failure, and its trace, come back as the exception).
+    (the failure, and its trace, come back as the exception). With a
+    database in config, the run replays what it holds first and saves what
+    fails: the seed is then set as @seed sets it, but without @seed's
+    switching the database off.
     """
-    test = seed(s)(get_state_machine_test(machine, settings=config))
+    test = get_state_machine_test(machine, settings=config)
+    if config.database is None:
+        test = seed(s)(test)
+    else:
+        test._hypothesis_internal_use_seed = s  # type: ignore[attr-defined]  # what @seed sets
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             test()
@@ -520,6 +528,7 @@ def hunt(
     seeds: Sequence[int] = tuple(range(20)),
     examples: int = 200,
     params: GcParams = SMALL_WORLD,
+    database: ExampleDatabase | None = None,
 ) -> Hunt | None:
     """Run the machine in a small world until it loses an object; one Hypothesis run per seed.
 
@@ -528,6 +537,11 @@ def hunt(
     generates here; the failing trace is then shrunk by oracle.gc.shrink to
     a 1-minimal trace that still loses an object. Each run is deterministic
     for its seed. Returns None if no seed finds a lost object.
+
+    With a database (a folder or a Redis server, shared by other processes
+    or machines), each run first replays the failing examples saved there
+    and saves the one it finds, so a lost object one campaign found is found
+    again at once by the next.
     """
     config = MachineConfig(barrier, False, params, SMALL_LAYOUTS, finalizers=False, mutators=SMALL_MUTATORS)
     machine = machine_class(config)
@@ -535,10 +549,10 @@ def hunt(
         max_examples=examples,
         stateful_step_count=30,
         deadline=None,
-        database=None,
+        database=database,
         suppress_health_check=list(HealthCheck),
         print_blob=False,
-        phases=[Phase.generate],
+        phases=[Phase.generate] if database is None else [Phase.reuse, Phase.generate],
     )
     for s in seeds:
         failure = run_seed(machine, run, s)
@@ -547,17 +561,23 @@ def hunt(
     return None
 
 
-def check_hybrid(seeds: Sequence[int] = (0,), examples: int = 100, params: GcParams = PARAMS) -> str | None:
+def check_hybrid(
+    seeds: Sequence[int] = (0,),
+    examples: int = 100,
+    params: GcParams = PARAMS,
+    database: ExampleDatabase | None = None,
+) -> str | None:
     """Run the full machine (every rule, finalizers, the tricolor check) with the hybrid barrier.
 
-    Returns None when every run passes, else the failure and its trace.
+    Returns None when every run passes, else the failure and its trace. A
+    database (see hunt) is replayed first and keeps what fails.
     """
     machine = machine_class(MachineConfig(HYBRID, True, params))
     run = settings(
         max_examples=examples,
         stateful_step_count=40,
         deadline=None,
-        database=None,
+        database=database,
         suppress_health_check=list(HealthCheck),
         print_blob=False,
     )

@@ -6,7 +6,10 @@ convention, read here at the command's boundary and nowhere below), else
 the go found — and passes it down as an argument.
 
   gen-go-traces  record conformance traces from the runtime (oracle.golive.tracegen)
-  go-fuzz        a campaign of the model against the runtime (oracle.golive.campaign)
+  go-fuzz        a campaign of the model against the runtime (oracle.golive.campaign);
+                 --db DIR|redis://HOST:PORT shares failures and seeds with other
+                 campaigns (oracle.golive.sharing); a progress bar on a terminal,
+                 and the report page beside a failing trace (run_go_campaign)
   go-mutants     seeded runtime bugs, each hunted by a campaign (oracle.golive.mutants);
                  --systematic: generated single-point mutants, against the campaign
                  and Go's own tests, a kill-rate report (oracle.golive.systematic)
@@ -28,12 +31,22 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from oracle.common.cli import Parser, count, positive_seconds, run_command, seconds
 from oracle.common.errors import EXIT_BAD_INPUT, UsageError
-from oracle.golive import bench, campaign, historic, mutants, systematic, tracegen
+from oracle.common.output import OutputFile
+from oracle.golive import bench, campaign, historic, mutants, sharing, systematic, tracegen
 from oracle.golive.driver import build_driver
+from oracle.golive.mutation import Mutation
 from oracle.golive.toolchain import GoBuildFailed, find_toolchain
+from oracle.pagealloc.fuzz import database_spec
+from oracle.pagealloc.registry import ImplOptions
+from oracle.report.page import write_report
+from oracle.report.timeline import Timeline
 
 
 def goroot_of(option: str | None) -> str | None:
@@ -86,6 +99,9 @@ def go_fuzz(argv: list[str]) -> int:
     parser.add_argument("--state", action="store_true", help="also compare the search hint and scavenge cursors")
     parser.add_argument("--runtime-sizes-only", action="store_true", help="never substitute page sizes")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--db", default=None, metavar="DIR|redis://HOST:PORT",
+                        help="share failures and seeds with other campaigns: a folder, or a Redis server for "
+                        "campaigns on several machines (default: none; with it, --seed is the first seed claimed)")
     args = parser.parse_args(argv)
 
     def body() -> int:
@@ -96,25 +112,120 @@ def go_fuzz(argv: list[str]) -> int:
         except GoBuildFailed as e:
             print(f"go-fuzz: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
-        result = campaign.run_campaign(
-            binary,
-            args.seconds,
-            args.seed,
-            args.examples,
-            args.out,
-            args.mutant or "pristine",
-            args.shrink_seconds,
-            args.state,
-            not args.runtime_sizes_only,
+        return run_go_campaign(
+            binary, mutation, args.goroot, args.db, args.json,
+            seconds=args.seconds, seed=args.seed, max_examples=args.examples, out_dir=args.out,
+            shrink_seconds=args.shrink_seconds, state=args.state, variants=not args.runtime_sizes_only,
             timeout=args.timeout,
         )
-        if args.json:
-            print(json.dumps(result.to_json()))
-        else:
-            campaign.print_result(result, sys.stdout, args.mutant, args.goroot)
-        return 1 if result.found else 0
 
     return run_command("go-fuzz", body)
+
+
+class GoProgress:
+    """The go campaign's live progress bar (on a terminal only) and its timeline of ops and examples."""
+
+    def __init__(self, label: str, seconds: float, stream: TextIO) -> None:
+        self.seconds = seconds
+        self.timeline = Timeline("ops", "examples")
+        self.last = -1.0
+        self.bar: Progress | None = None
+        if stream.isatty():
+            self.bar = Progress(
+                TextColumn(f"go-fuzz {label}"), BarColumn(), TimeElapsedColumn(),
+                TextColumn("of {task.fields[budget]}s · {task.fields[examples]:,} examples · {task.fields[ops]:,} ops"),
+                console=Console(file=stream),
+            )
+            self.task = self.bar.add_task("go", total=max(seconds, 1e-9), budget=f"{seconds:g}", examples=0, ops=0)
+            self.bar.start()
+
+    def update(self, result: campaign.CampaignResult) -> None:
+        if result.seconds - self.last < 0.2:
+            return
+        self.last = result.seconds
+        self.timeline.add(result.seconds, result.ops, result.examples)
+        if self.bar is not None:
+            self.bar.update(self.task, completed=min(result.seconds, self.seconds), examples=result.examples,
+                            ops=result.ops)
+
+    def done(self, result: campaign.CampaignResult) -> None:
+        self.timeline.add(result.seconds, result.ops, result.examples)
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def run_go_campaign(
+    binary: Path,
+    mutation: Mutation | None,
+    goroot: str | None,
+    db: str | None,
+    as_json: bool,
+    **campaign_options: Any,
+) -> int:
+    """The go campaign as a command (go-fuzz, fuzz --impl go): sharing, progress, the result, the report page.
+
+    With db, traces other campaigns published for this runtime are replayed first (one that still fails
+    is the result, exit 1, with no campaign), the seed is claimed from the store, and the campaign's run
+    and trace are shared afterwards (oracle.golive.sharing). A failing trace gets its report page beside
+    it (TRACE.html, oracle.report.page), with the campaign's progress over time."""
+    label = mutation.name if mutation is not None else "pristine"
+    options = ImplOptions(goroot=goroot, mutation=mutation, binary=binary)
+    store = sharing.open_store(database_spec(db)) if db is not None else None
+    seed: int = campaign_options.pop("seed")
+    out_dir: Path = campaign_options.pop("out_dir")
+    key = ""
+    if store is not None:
+        key = sharing.campaign_key(binary, label)
+        shared = sharing.replay_shared(store, key, binary, out_dir, label, options)
+        if shared is not None:
+            return _print_shared(shared, key, options, label, as_json)
+        seed = store.claim_seed(key, seed)
+    live = GoProgress(label, campaign_options["seconds"], sys.stderr)
+    result = campaign.run_campaign(binary, seed=seed, out_dir=out_dir, label=label, progress=live.update,
+                                   **campaign_options)
+    live.done(result)
+    if store is not None:
+        sharing.share_result(store, key, seed, result)
+    report = _write_page(result.trace, options, live.timeline) if result.trace is not None else None
+    if as_json:
+        print(json.dumps({**result.to_json(), "report": None if report is None else str(report),
+                          "shared_key": key or None}))
+    else:
+        campaign.print_result(result, sys.stdout, mutation.name if mutation else None, goroot)
+        if report is not None:
+            print(f"  report: {report}")
+    return 1 if result.found else 0
+
+
+def _write_page(trace: Path, options: ImplOptions, timeline: Timeline | None) -> Path | None:
+    """The report page beside a failing trace; None if it could not be drawn (the trace is the finding)."""
+    page = trace.with_suffix(".html")
+    try:
+        if timeline is not None:
+            timeline.save_beside(trace)
+        write_report(trace, "go", OutputFile(page, [trace], "report"), options, "exact", timeline)
+    except Exception as e:  # the failure is the finding: a page that cannot be drawn must not hide it
+        print(f"go-fuzz: report {page} not written: {type(e).__name__}: {e}", file=sys.stderr)
+        return None
+    return page
+
+
+def _print_shared(shared: sharing.SharedFinding, key: str, options: ImplOptions, label: str, as_json: bool) -> int:
+    report = _write_page(shared.trace, options, None)
+    if as_json:
+        print(json.dumps({"label": label, "found": True, "shared": True, "shared_key": key,
+                          "trace": str(shared.trace), "failure": shared.evidence.message,
+                          "report": None if report is None else str(report)}))
+        return 1
+    print(f"go-fuzz {label}: a failure another campaign published for {key} fails here too "
+          f"(shared trace {shared.published}); no new campaign ran")
+    print("  " + shared.evidence.message.replace("\n", "\n  "))
+    print(f"  trace: {shared.trace}")
+    if report is not None:
+        print(f"  report: {report}")
+    mutant = options.mutation.name if options.mutation is not None else None
+    print(f"  reproduce: {campaign.replay_command(shared.trace, mutant, options.goroot)}")
+    return 1
 
 
 def go_mutants(argv: list[str]) -> int:

@@ -33,7 +33,7 @@ from oracle.common.errors import EXIT_BAD_INPUT, TraceError, UsageError
 from oracle.common.jsonlines import read_text
 from oracle.common.output import OutputFile, output_folder
 from oracle.golive import campaign as go_campaign
-from oracle.golive.cli import goroot_of
+from oracle.golive.cli import goroot_of, run_go_campaign
 from oracle.golive.driver import driver_binary
 from oracle.golive.mutants import mutant
 from oracle.pagealloc import bench, fuzz
@@ -140,7 +140,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         return 0 if problem is None else 1
     options = impl_options(args)
     failures = output_folder(Path(args.failures), "--failures")
-    database = fuzz.database_spec(args.db)
+    database = fuzz.database_spec(args.db if args.db is not None else str(fuzz.DEFAULT_DB))
     fuzz.check_database(database)
     config = fuzz.CampaignConfig(
         impl=args.impl,
@@ -168,19 +168,17 @@ def fuzz_go(args: argparse.Namespace) -> int:
     physical and huge page sizes (and in some test cases others, substituted around scavenges)."""
     options = impl_options(args)
     assert options.binary is not None
-    result = go_campaign.run_campaign(
+    return run_go_campaign(
         options.binary,
+        options.mutation,
+        args.goroot,
+        args.db if args.db != "none" else None,  # only an explicit --db shares: the go campaign keeps no database
+        args.json,
         seconds=args.seconds,
-        seed=random.SystemRandom().randrange(1 << 31),  # a new stream each time; the seed is reported
+        seed=random.SystemRandom().randrange(1 << 31),  # a new stream each time (with --db: the first to claim)
         out_dir=output_folder(Path(args.failures), "--failures"),
-        label=args.mutant or "pristine",
         timeout=args.timeout or go_campaign.CAMPAIGN_TIMEOUT,
     )
-    if args.json:
-        print(json.dumps(result.to_json()))
-    else:
-        go_campaign.print_result(result, sys.stdout, args.mutant, args.goroot)
-    return 1 if result.found else 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -213,9 +211,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-a
     fz.add_argument("--steps", type=count(1, 10_000), default=50, help="steps per test case (default 50)")
     fz.add_argument("--json", action="store_true", help="print one JSON object instead of the summary")
     fz.add_argument("--failures", default="failures", metavar="DIR", help="failure traces go here (default ./failures)")
-    fz.add_argument("--db", default=".hypothesis/oracle-fuzz", metavar="DIR|redis://HOST:PORT",
+    fz.add_argument("--db", default=None, metavar="DIR|redis://HOST:PORT",
                     help='the example database shared by workers and campaigns: a folder, a Redis server '
-                    '(campaigns on several machines), or "none" (default .hypothesis/oracle-fuzz)')
+                    '(campaigns on several machines), or "none" (default .hypothesis/oracle-fuzz; with --impl go, '
+                    "failures and seeds are shared only when --db is given)")
     fz.add_argument("--replay", metavar="TRACE", help="re-check a safe-level failure trace instead of fuzzing")
     fz.add_argument("--shrink-seconds", type=seconds, default=30.0, help="time to shrink a failure (default 30)")
     fz.set_defaults(func=cmd_fuzz)

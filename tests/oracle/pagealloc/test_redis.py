@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from oracle import cli
+from oracle.golive.toolchain import GoNotFound, find_toolchain
 from oracle.pagealloc.fuzz import database_spec, open_database
 
 redis = pytest.importorskip("redis", reason="the Redis client is missing: pip install -e '.[test]'")
@@ -117,3 +118,47 @@ def test_an_unreachable_server_is_bad_usage(tmp_path: Path, capsys: pytest.Captu
     assert cli.main(["fuzz", "--seconds", "1", "--db", url, "--failures", str(tmp_path)]) == 2
     assert "does not answer" in capsys.readouterr().err
     assert cli.main(["fuzz", "--seconds", "1", "--db", "redis://127.0.0.1:notaport", "--failures", str(tmp_path)]) == 2
+
+
+def run(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    folder.mkdir(exist_ok=True)
+    done = subprocess.run([sys.executable, "-m", "oracle", *args], cwd=folder, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode in (0, 1), done.stderr
+    return done
+
+
+@pytest.mark.slow
+def test_the_gc_machine_shares_a_lost_object(tmp_path: Path, redis_url: str) -> None:
+    first = run(tmp_path / "a", "gc-fuzz", "--barrier", "no-deletion", "--db", redis_url)
+    assert first.returncode == 1 and "lost an object" in first.stdout
+    # One example of one seed finds nothing by itself (the control, deterministic for its seed) ...
+    alone = run(tmp_path / "c", "gc-fuzz", "--barrier", "no-deletion", "--seeds", "1", "--examples", "1")
+    assert alone.returncode == 0, alone.stdout
+    # ... but replays the lost object the first campaign saved in Redis.
+    second = run(tmp_path / "b", "gc-fuzz", "--barrier", "no-deletion", "--seeds", "1", "--examples", "1",
+                 "--db", redis_url)
+    assert second.returncode == 1 and "lost an object" in second.stdout
+    assert second.stdout.split("\n", 2)[2] == first.stdout.split("\n", 2)[2]  # the same shrunk trace
+
+
+@pytest.mark.go
+@pytest.mark.slow
+def test_the_go_campaign_shares_failures_and_seeds(tmp_path: Path, redis_url: str) -> None:
+    go = ["go-fuzz", "--db", redis_url, "--json", "--shrink-seconds", "10"]
+    mutant = ["--mutant", "find_bit_range64_off_by_one"]
+    try:
+        find_toolchain(None)
+    except GoNotFound as e:
+        pytest.skip(f"no Go toolchain: {e}")
+    first = run(tmp_path / "a", *go, *mutant, "--seconds", "60")
+    found = json.loads(first.stdout)
+    assert first.returncode == 1 and found["found"] and found["shared_key"].endswith("/find_bit_range64_off_by_one")
+    second = run(tmp_path / "b", *go, *mutant, "--seconds", "60")
+    replayed = json.loads(second.stdout)
+    assert second.returncode == 1 and replayed["shared"] is True
+    assert (tmp_path / "b" / replayed["trace"]).read_text() == (tmp_path / "a" / found["trace"]).read_text()
+    assert (tmp_path / "b" / replayed["report"]).is_file()
+    # Pristine campaigns sharing the store run distinct seeds: each claims the next.
+    seeds = [json.loads(run(tmp_path / f"p{k}", *go, "--seconds", "1").stdout)["seed"] for k in range(2)]
+    assert seeds == [1, 2]
