@@ -164,6 +164,24 @@ class GcWorld:
                 self.marker.mark_new_object(obj)
             self.allocated_in_cycle.add(oid)
 
+    def alloc_global(self, index: int, oid: ObjectId, size: int, noscan: bool, offsets: list[int],
+                     p: int = 0) -> None:
+        """A new object stored straight into global `index` by goroutine 0 (through the write barrier, which
+        shades what the global held: the new object is black already while marking)."""
+        self._mutator()
+        self.heap.check_global(index)
+        self.heap.check_goroutine(0)
+        self.heap.mcache(p)
+        self.heap.take_swept()
+        obj = self.heap.allocate(oid, size, noscan, offsets, p)
+        self.sweeps.append(SweepResult.of(self.heap.take_swept()))
+        if self.phase == PHASE_MARK and self.marker is not None:
+            if self.heap.last_malloc is not None and self.heap.last_malloc.new_slot:
+                self.marker.mark_new_object(obj)
+            self.allocated_in_cycle.add(oid)
+        self.write_barrier(0, self.heap.globals[index], oid)
+        self.heap.globals[index] = oid
+
     def load(self, g: int, dst: int, src: int, off: int) -> None:
         self._mutator()
         self.heap.check_stack_slot(g, dst)

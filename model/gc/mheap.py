@@ -52,7 +52,6 @@ reclaim index and credit), and each calls the others.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Iterator
 
 import attrs
@@ -78,18 +77,22 @@ class PagesNotRecorded(ModelError):
 
 @attrs.define
 class RecordedPages:
-    """First pages for new spans, given from outside one at a time (a recorded run's page allocator)."""
+    """First pages for new spans, given from outside (a recorded run's page allocator).
 
-    given: deque[int] = attrs.Factory(deque)
+    `candidate` is the page the recorded run's step put its object's span at; the model may take it
+    for a new span, once, if no span of its own is there.
+    """
+
     arena_pages: list[int] = attrs.Factory(list)  # first page of each arena, in Go's order (heapArenas)
+    candidate: int | None = None
 
-    def give(self, page: int) -> None:
-        self.given.append(page)
-
-    def take(self, npages: int) -> int:
-        if not self.given:
-            raise PagesNotRecorded(f"the model takes a new span of {npages} pages here; the recorded run did not")
-        return self.given.popleft()
+    def take(self, npages: int, in_use: dict[int, Span]) -> int:
+        page = self.candidate
+        if page is None or page < 0 or page in in_use:
+            raise PagesNotRecorded(f"the model takes a new span of {npages} pages here; the recorded run put "
+                                   f"the object in {'no span' if page is None else f'the span at page {page}'}")
+        self.candidate = None
+        return page
 
 
 @attrs.frozen
@@ -154,7 +157,7 @@ class SpanHeap:
 
     def _alloc_pages(self, npages: int) -> int:
         if self.recorded is not None:
-            page = self.recorded.take(npages)
+            page = self.recorded.take(npages, self.span_of_page)
             for p in (page, page + npages - 1):
                 if p in self.span_of_page:
                     raise InvalidOperation(f"recorded span at page {page} overlaps the span at page "

@@ -43,7 +43,7 @@ def bad(change: dict[str, object] | None = None, objects: list[object] | None = 
         ("{not json", "line 1: not valid JSON"),
         ('{"heap": "gc", "heap": "gc"}', 'line 1: duplicate key "heap"'),
         (bad({"heap": "pagealloc"}), '"heap" must be "gc"'),
-        (bad({"version": 2}), '"version" must be 1'),
+        (bad({"version": 3}), '"version" must be 1 or 2'),
         (bad({"objects": {}}), '"objects" must be a list'),
         (bad({"roots": [9]}), "roots\\[0\\]: unknown id 9"),
         (bad({"roots": [True]}), "roots\\[0\\]: an id must be"),
