@@ -60,7 +60,7 @@ from oracle.common.errors import UsageError
 from oracle.common.output import OutputFile
 from oracle.pagealloc.failures import WrittenFailure, write_failure
 from oracle.pagealloc.levels import MODEL_INVARIANTS_EVERY, Failure, ImplFactory, OracleFailure, Shadow
-from oracle.pagealloc.machine import MachineConfig, RunLog, machine_class
+from oracle.pagealloc.machine import MachineConfig, OracleMachine, RunLog, machine_class
 from oracle.pagealloc.probes import clone_of
 from oracle.pagealloc.protocol import Implementation
 from oracle.pagealloc.registry import ImplOptions, factory
@@ -172,6 +172,19 @@ def shrink_deadline(seconds: float) -> Iterator[None]:
         yield
     finally:
         engine.MAX_SHRINKING_SECONDS = saved
+
+
+def machine_for(impl: str = "fast", level: str = "exact", options: ImplOptions | None = None) -> type[OracleMachine]:
+    """The state machine of a campaign, as a class Hypothesis (or HypoFuzz) can run by itself.
+
+    `machine_for("fast").TestCase` is a unittest test case: pytest runs it, and HypoFuzz
+    (`hypothesis fuzz -- tests/oracle/pagealloc/test_fuzz.py -k Machine`) fuzzes it for as long as
+    it is left running, with its own adaptive search, on every core. The class has the name a
+    campaign's would, so the example database entries are the same.
+    """
+    options = options or ImplOptions()
+    config = MachineConfig(impl, factory(impl, options), level)
+    return machine_class(config, "_".join(sorted(options.faults)))
 
 
 @attrs.frozen

@@ -2,20 +2,34 @@
 
 The bench is exercised on tiny sizes only to check its rows and cross-checks;
 its figures are not asserted (a benchmark is not a test).
+
+The state machines are also here as plain test cases (TestPageAllocMachine,
+TestGcMachine): a few examples each under pytest, and the targets HypoFuzz
+fuzzes for as long as it runs (`hypothesis fuzz -- tests/oracle/pagealloc/
+test_fuzz.py -k Machine`, README); test_hypofuzz_runs_the_machines runs it.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from fast.faults import MERGE_WIDTH_OFF_BY_ONE
+from model.gc.barrier import HYBRID
 from oracle import cli
+from oracle.gc import machine as gc_machine
 from oracle.pagealloc import bench
-from oracle.pagealloc.fuzz import short_campaign
+from oracle.pagealloc.fuzz import machine_for, short_campaign
 from oracle.pagealloc.replay import replay
 from tests.helpers import DoubleHandout, fast_with, register
 
@@ -122,3 +136,66 @@ def test_bench_rows_on_tiny_sizes() -> None:
     assert "the model agrees with every expect of the first 1,000 ops" in notes
     table = bench.format_table(rows, notes)
     assert "fast/model" in table and "differential lockstep steps" in table
+
+
+# The state machines, unchanged, as test cases: pytest runs a few examples; HypoFuzz fuzzes them for hours.
+# Only the example count and step count are set here: HypoFuzz requires the default example database.
+HYPOFUZZ_SECONDS = 180  # at most, for HypoFuzz to run valid examples of both machines
+QUICK = settings(max_examples=8, stateful_step_count=25, deadline=None, suppress_health_check=list(HealthCheck))
+TestPageAllocMachine = machine_for("fast", "exact").TestCase
+TestPageAllocMachine.settings = QUICK
+TestGcMachine = gc_machine.machine_class(gc_machine.MachineConfig(HYBRID)).TestCase
+TestGcMachine.settings = QUICK
+
+
+@pytest.mark.slow
+def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
+    """`hypothesis fuzz` collects both machines and runs them until stopped.
+
+    It runs in a fresh folder, so its database (.hypothesis/examples there) holds only this run. Its
+    reports are read back through HypoFuzz's own database layer every two seconds; HypoFuzz is stopped
+    (SIGINT, as from a terminal) once each machine has run valid examples, or after HYPOFUZZ_SECONDS.
+    HypoFuzz traces coverage line by line, so an example takes many times longer than under pytest.
+    """
+    pytest.importorskip("hypofuzz", reason="HypoFuzz is an optional extra: pip install -e '.[hypofuzz]'")
+    from hypofuzz.database import HypofuzzDatabase  # here: an optional extra, imported only once it is known there
+    from hypothesis.database import DirectoryBasedExampleDatabase  # here, with the one above that needs it
+    from hypothesis.internal.reflection import function_digest  # here: how HypoFuzz keys a test's reports
+    from hypothesis.stateful import get_state_machine_test  # here: the test HypoFuzz builds from a TestCase
+
+    hypothesis = shutil.which("hypothesis", path=os.path.dirname(sys.executable)) or shutil.which("hypothesis")
+    assert hypothesis is not None
+    database = HypofuzzDatabase(DirectoryBasedExampleDatabase(str(tmp_path / ".hypothesis" / "examples")))
+    keys = {
+        case.__name__: function_digest(
+            get_state_machine_test(case.runTest._hypothesis_state_machine_class).hypothesis.inner_test  # type: ignore[attr-defined]
+        )
+        for case in (TestPageAllocMachine, TestGcMachine)
+    }
+
+    def valid_examples() -> dict[str, int]:
+        return {
+            name: max((sum(v for s, v in r.status_counts.items() if s.name == "VALID")
+                       for r in database.reports.fetch(key)), default=0)
+            for name, key in keys.items()
+        }
+
+    proc = subprocess.Popen(
+        [hypothesis, "fuzz", "-n", "2", "--no-dashboard", "--", __file__, "-k", "Machine"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    deadline = time.monotonic() + HYPOFUZZ_SECONDS
+    counts = valid_examples()
+    try:
+        while time.monotonic() < deadline and proc.poll() is None and not all(counts.values()):
+            time.sleep(2)
+            counts = valid_examples()
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # HypoFuzz runs until interrupted
+        try:
+            out, _ = proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, _ = proc.communicate(timeout=10)
+    assert "using 2 processes to fuzz 2 tests" in out, out[-3000:]
+    assert all(counts.values()), (counts, out[-3000:])
