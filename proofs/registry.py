@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from proofs import bitmap, pagealloc, pagecache, scavenge, summary, tree
 from proofs.core import Proof
-from proofs.gc import barrier
+from proofs.gc import barrier, pacer
 
-MODULES = (summary, bitmap, pagecache, scavenge, tree, pagealloc, barrier)
+MODULES = (summary, bitmap, pagecache, scavenge, tree, pagealloc, barrier, pacer)
 
 PROOFS: tuple[Proof, ...] = tuple(proof for module in MODULES for proof in module.PROOFS)
 

@@ -43,13 +43,15 @@ Invariants (checked by oracle/pacer/machine.py after every step, proved where
 Z3 reaches them in proofs/gc/pacer.py):
   * the goal is never below the marked heap, and never below the heap
     minimum unless the memory limit lowers it;
-  * the goal never exceeds the memory-limit goal (the memory limit is applied
-    after the heap minimum and the sweep distance, never before);
+  * when the memory-limit goal is below the GOGC goal, it is the goal (the
+    limit is applied after the heap minimum, and nothing raises it back);
+  * the memory-limit goal plus non-heap memory and overage fits in the limit,
+    whenever the limit leaves room for the marked heap and 1 MiB;
   * with GOGC on and no memory limit in force, the goal covers GOGC percent of
     everything the collector scans: marked heap, stacks and globals;
   * min trigger <= trigger <= max trigger <= goal;
-  * while no cycle runs and GC is on, the live heap is below the trigger (a
-    cycle starts no later than the goal).
+  * after an allocation with no cycle running, the live heap is below the
+    trigger (a cycle starts no later than the goal).
 """
 
 from __future__ import annotations

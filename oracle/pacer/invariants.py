@@ -8,10 +8,13 @@ invariant rather than being repeated here (SPEC.md Part III, "Invariants"):
   goal_floor        the goal is at least the marked heap
   minimum           the goal is at least the heap minimum (and GOGC/100 of the
                     default minimum), unless the memory limit lowers it
-  under_limit_goal  the goal never exceeds the memory-limit goal
-  total_in_limit    with room for the marked heap and 1 MiB under the limit
-                    (after non-heap memory and overage), goal + non-heap +
-                    overage <= limit: the memory the runtime tries to keep
+  limit_binds       when the memory-limit goal is below the GOGC goal, the
+                    goal is the memory-limit goal (the limit is applied after
+                    the heap minimum, so nothing raises it back)
+  limit_goal_fits   with room for the marked heap and 1 MiB under the limit
+                    (after non-heap memory and overage), memory-limit goal +
+                    non-heap + overage <= limit: the memory the runtime tries
+                    to keep under a limit is within it
   covers_roots      GOGC on and the limit not binding: goal >= marked +
                     (marked + stacks + globals) * GOGC / 100
   gogc_goal_finite  GOGC on: the committed GOGC goal is a number, not "none"
@@ -52,7 +55,7 @@ def violations(pacer: Pacer, after: str | None = None, started: bool | None = No
     pacing = p.pacing()
     goal = pacing.heap_goal
     limit_goal = pacing.memory_limit_heap_goal
-    limited = goal == limit_goal and limit_goal < pacing.gc_percent_heap_goal
+    limited = limit_goal < pacing.gc_percent_heap_goal  # heapGoalInternal's memory-limited branch
 
     if goal < p.heap_marked:
         out.append(f"goal_floor: goal {goal} is below the marked heap {p.heap_marked}")
@@ -61,15 +64,16 @@ def violations(pacer: Pacer, after: str | None = None, started: bool | None = No
             out.append(f"minimum: goal {goal} is below the heap minimum {p.heap_minimum}")
         if p.gc_percent >= 0 and goal < DEFAULT_MINIMUM * p.gc_percent // 100:
             out.append(f"minimum: goal {goal} is below GOGC {p.gc_percent}% of {DEFAULT_MINIMUM}")
-    if goal > limit_goal:
-        out.append(f"under_limit_goal: goal {goal} exceeds the memory-limit goal {limit_goal}")
+    if limited and goal != limit_goal:
+        out.append(f"limit_binds: goal {goal} is not the memory-limit goal {limit_goal}, which binds")
 
     non_heap = s.mapped_ready - s.heap_free - s.heap_alloc
     overage = max(0, s.mapped_ready - p.memory_limit)
     room = p.memory_limit - non_heap - overage
-    if room >= max(p.heap_marked, MIB) and goal + non_heap + overage > p.memory_limit:
+    if room >= max(p.heap_marked, MIB) and limit_goal + non_heap + overage > p.memory_limit:
         out.append(
-            f"total_in_limit: goal {goal} + non-heap {non_heap} + overage {overage} exceed the limit {p.memory_limit}"
+            f"limit_goal_fits: memory-limit goal {limit_goal} + non-heap {non_heap} + overage {overage} exceed "
+            f"the limit {p.memory_limit}"
         )
 
     if p.gc_percent >= 0:
