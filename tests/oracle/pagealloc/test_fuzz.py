@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -199,3 +200,20 @@ def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
             out, _ = proc.communicate(timeout=10)
     assert "using 2 processes to fuzz 2 tests" in out, out[-3000:]
     assert all(counts.values()), (counts, out[-3000:])
+
+
+def test_grouped_spellings_are_the_same_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[3]
+    trace = root / "oracle" / "pagealloc" / "traces" / "go_background_seed1.jsonl"
+    assert cli.main(["pagealloc", "replay", str(trace)]) == cli.main(["replay", str(trace)]) == 0
+    out = [re.sub(r"[0-9.]+s,", "", line) for line in capsys.readouterr().out.splitlines()]  # all but the time
+    assert out[0] == out[1] and "all match" in out[0]
+    gc_trace = root / "oracle" / "gc" / "examples" / "cycle.jsonl"
+    assert cli.main(["gc", "replay", str(gc_trace)]) == cli.main(["gc-replay", str(gc_trace)]) == 0
+    assert cli.main(["pagealloc", "fuzz", "--seconds", "0.5", "--db", "none", "--failures", str(tmp_path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["impl"] == "fast"
+    assert cli.main(["pagealloc", "report", str(trace), "-o", str(tmp_path / "r.html")]) == 0
+    assert cli.main(["go", "--help"]) == 0 and "go fuzz     = python -m oracle go-fuzz" in capsys.readouterr().out
+    assert cli.main(["go"]) == 2 and cli.main(["gc", "nonesuch"]) == 2
+    assert "unknown command 'nonesuch'" in capsys.readouterr().err
+    assert cli.main(["gc", "fuzz", "--seeds", "0"]) == 2  # the flat command's own option checks
