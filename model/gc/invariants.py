@@ -51,6 +51,7 @@ from model.gc.heap import GcHeap, HeapObject
 from model.gc.mark import ROOT_FINQ, ROOT_GLOBALS, ROOT_SPECIALS, Marker, stack_root
 from model.gc.mheap import SpanHeap
 from model.gc.results import ObjectId
+from model.gc.span import Span
 from model.gc.spanclass import MAX_OBLET_BYTES, TINY_SIZE, TINY_SPAN_CLASS
 from model.gc.spanset import FULL, PARTIAL, SWEPT, UNSWEPT
 from model.gc.sweep import SweepResult
@@ -274,6 +275,8 @@ def heap_violations(heap: GcHeap) -> list[str]:
                     out.append(f"{where}: slot {index} lists {oid!r}, which is not there")
         if span.mark_bits & ~live:
             out.append(f"{where}: a free slot is marked")
+        if span.span_class == TINY_SPAN_CLASS:
+            out += tiny_block_violations(heap, span)
         if not span.in_use:
             out.append(f"{where} is dead but listed in use")
         if heap.span_of_page.get(base) is not span or heap.span_of_page.get(base + span.npages - 1) is not span:
@@ -283,7 +286,34 @@ def heap_violations(heap: GcHeap) -> list[str]:
     return out
 
 
-def span_set_violations(heap: SpanHeap) -> list[str]:
+def tiny_block_violations(heap: GcHeap, span: Span) -> list[str]:
+    """The objects packed into each block of a tiny span lie inside its 16 bytes without overlapping."""
+    out = []
+    for index, members in enumerate(span.objects):
+        end = 0
+        for oid in members:
+            obj = heap.objects.get(oid)
+            if obj is None:
+                continue
+            if obj.offset < end or obj.offset + obj.size > TINY_SIZE:
+                out.append(f"tiny block at page {span.base_page} slot {index}: object {oid!r} at offset {obj.offset} "
+                           f"({obj.size} bytes) overlaps its neighbour or leaves the block")
+            end = max(end, obj.offset + obj.size)
+    return out
+
+
+def flush_violations(heap: SpanHeap) -> list[str]:
+    """Right after mark termination every P's cache is empty: no span cached, no tiny block (Go: releaseAll)."""
+    out = []
+    for cache in heap.mcaches:
+        if cache.alloc:
+            out.append(f"P {cache.p} still caches spans of classes {sorted(cache.alloc)} after mark termination")
+        if cache.tiny_span is not None:
+            out.append(f"P {cache.p} still has a tiny block after mark termination")
+    return out
+
+
+def span_set_violations(heap: SpanHeap, marking: bool = False) -> list[str]:
     """The central lists and the caches (model.gc.spanset, model.gc.mcache).
 
     Every in-use span a P does not cache has exactly one live entry in the
@@ -330,6 +360,8 @@ def span_set_violations(heap: SpanHeap) -> list[str]:
                     out.append(f"{name} holds the span at page {span.base_page}, which is not in use")
     for base, span in heap.spans.items():
         where = f"span at page {base}"
+        if not marking and span.mark_bits and span.sweepgen in (sg, sg + 3):
+            out.append(f"{where} is swept but has mark bits")
         held = entries.get(id(span), [])
         if id(span) in cached:
             if held:

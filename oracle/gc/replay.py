@@ -39,7 +39,7 @@ import attrs
 from model.errors import ModelError
 from model.gc import invariants as inv
 from model.gc.barrier import HYBRID, Barrier
-from model.gc.cycle import PHASE_MARK, PHASE_TERMINATION, GcWorld
+from model.gc.cycle import PHASE_MARK, PHASE_OFF, PHASE_TERMINATION, GcWorld
 from model.gc.mheap import PagesNotRecorded, RecordedPages
 from model.gc.results import sort_ids
 from model.gc.spanclass import uses_inline_mark_bits
@@ -209,13 +209,15 @@ def take_page_marks(world: GcWorld, pages: list[int]) -> list[str]:
 def step_violations(
     world: GcWorld, op_kind: str, before_sweep: inv.BeforeSweep | None, tricolor: bool = True
 ) -> list[str]:
-    out = inv.heap_violations(world.heap) + inv.span_set_violations(world.heap)
+    out = inv.heap_violations(world.heap) + inv.span_set_violations(world.heap, world.phase != PHASE_OFF)
     if world.marker is not None:
         out += inv.noscan_violations(world.marker)
     if tricolor and world.phase == PHASE_MARK:
         out += [f"weak tricolor: {v}" for v in inv.weak_tricolor_violations(world)]
     if op_kind == "mark_done":
         out += [f"lost object: {v}" for v in inv.lost_objects(world.heap)]
+    if op_kind in ("mark_termination", "gc", "sweep"):
+        out += inv.flush_violations(world.heap)
     if op_kind == "sweep" and before_sweep is not None and world.last_sweep is not None:
         out += [f"sweep: {v}" for v in inv.sweep_violations(before_sweep, world.last_sweep, world.heap)]
     return out
