@@ -47,7 +47,7 @@ from oracle.report import heapmap
 from oracle.report.evidence import Evidence, Side, gather
 from oracle.report.timeline import Timeline, load_beside, svg
 
-CELL = 10
+CELL = 9
 COLUMNS = 64
 TRACE_HEAD, TRACE_BEFORE, TRACE_AFTER = 20, 200, 20  # rows of a long trace shown around the failing line
 
@@ -79,7 +79,7 @@ table.trace {{ border-collapse: collapse; width: 100%; max-width: 1460px; }}
 .trace td.mark {{ color: #a40e26; font-weight: 700; width: 9em; }}
 .trace tr.notrun td {{ color: #9a9a9a; }}
 .trace tr.gap td {{ color: #888; font-style: italic; }}
-.sides {{ display: flex; flex-wrap: wrap; gap: 28px; }}
+.sides {{ display: flex; flex-wrap: wrap; gap: 24px; }}
 .side {{ flex: 0 0 auto; }}
 .source {{ color: #555; font-size: 12.5px; max-width: {COLUMNS * (CELL + 1)}px; margin: 0 0 6px; }}
 .chunk {{ margin: 0 0 8px; }}
@@ -96,10 +96,10 @@ table.trace {{ border-collapse: collapse; width: 100%; max-width: 1460px; }}
 .exp {{ box-shadow: inset 0 0 0 2px #16803c; }}
 .got {{ box-shadow: inset 0 0 0 2px #111; }}
 .exp.got {{ box-shadow: inset 0 0 0 2px #16803c, inset 0 0 0 4px #111; }}
-.diff {{ background-image: linear-gradient(135deg, #e6007e 0 55%, transparent 55%); }}
+.diff {{ background-image: linear-gradient(135deg, #e6007e 0 60%, transparent 60%); }}
 .hint::after, .fcur::after, .bcur::before {{ content: ""; position: absolute; }}
-.hint::after {{ right: 0; bottom: 0; width: 0; height: 0; border-left: 6px solid transparent;
-               border-bottom: 6px solid #000; }}
+.hint::after {{ right: 0; bottom: 0; width: 0; height: 0; border-left: 5px solid transparent;
+               border-bottom: 5px solid #000; }}
 .fcur::after {{ left: 0; bottom: -1px; width: {CELL}px; height: 3px; background: #d35400; }}
 .bcur::before {{ left: 0; top: -1px; width: {CELL}px; height: 3px; background: #8e44ad; }}
 .legend {{ display: flex; flex-wrap: wrap; gap: 6px 16px; margin: 4px 0 10px; font-size: 12.5px; }}

@@ -17,6 +17,7 @@ fresh profile, no network, and a timeout.
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -142,14 +143,14 @@ def test_the_differing_pages_are_drawn_where_their_page_numbers_put_them(rendere
         assert box["x"] <= cell["x"] < box["x"] + box["w"] and cell["y"] + CELL < WINDOW[1]
         # The top-left half of a differing cell, inside the answer outlines, is the "differs" colour.
         inset = 4 if "exp" in cell["classes"] and "got" in cell["classes"] else 2
-        at = (int(cell["x"]) + inset + 1, int(cell["y"]) + inset + 1)
+        at = (math.ceil(cell["x"]) + inset + 1, math.ceil(cell["y"]) + inset + 1)
         assert near(image.getpixel(at), DIFF), (side, page, image.getpixel(at))
     # The two sides are side by side, the implementation's to the right.
     assert cells[("side-right", 0)]["x"] > cells[("side-left", 0)]["x"] + COLUMNS * (CELL + 1)
     # The model's page 0 is in use (and its answer, outlined): below the "differs" half, the kind's colour.
     left0 = cells[("side-left", 0)]
     assert "exp" in left0["classes"] and "got" not in left0["classes"]
-    assert near(image.getpixel((int(left0["x"]) + 7, int(left0["y"]) + 6)), USED)
+    assert near(image.getpixel((math.ceil(left0["x"]) + CELL - 3, math.ceil(left0["y"]) + CELL - 4)), USED)
 
 
 def test_the_page_is_self_contained(rendered: tuple[dict, object, str]) -> None:
