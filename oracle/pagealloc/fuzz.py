@@ -439,7 +439,7 @@ def run_campaign(config: CampaignConfig, progress: TextIO | None = None) -> Camp
         def on_step() -> None:
             nonlocal count
             count += 1
-            if count % 64 == 0:
+            if count % 8 == 0:  # the display itself draws (and samples the timeline) at most five times a second
                 display.show(count, 0, len(states))
 
         display.start()
