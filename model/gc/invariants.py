@@ -51,7 +51,7 @@ from model.gc.heap import GcHeap, HeapObject
 from model.gc.mark import ROOT_FINQ, ROOT_GLOBALS, ROOT_SPECIALS, Marker, stack_root
 from model.gc.mheap import SpanHeap
 from model.gc.results import ObjectId
-from model.gc.span import Span
+from model.gc.span import Span, bit_indices
 from model.gc.spanclass import MAX_OBLET_BYTES, TINY_SIZE, TINY_SPAN_CLASS
 from model.gc.spanset import FULL, PARTIAL, SWEPT, UNSWEPT
 from model.gc.sweep import SweepResult
@@ -249,8 +249,13 @@ def sweep_violations(before: BeforeSweep, result: SweepResult, heap: GcHeap) -> 
 
 
 def heap_violations(heap: GcHeap) -> list[str]:
-    """Every object in exactly the slot that lists it; span bookkeeping consistent."""
+    """Every object in exactly the slot that lists it; span bookkeeping consistent.
+
+    Worked out from the objects and bitmaps, not slot by slot, so that it is cheap to run after every step.
+    """
     out = []
+    occupied: dict[int, int] = {}  # id(span) -> the slots objects say they are in
+    placed: dict[int, int] = {}  # id(span) -> how many objects are in it
     for oid, obj in heap.objects.items():
         if obj.span is heap.zero_span:
             if not obj.place.zero:
@@ -260,19 +265,19 @@ def heap_violations(heap: GcHeap) -> list[str]:
             out.append(f"object {oid!r} is not in its span slot {obj.index}")
         if heap.spans.get(obj.span.base_page) is not obj.span:
             out.append(f"object {oid!r} is in a span that is not in use")
+        occupied[id(obj.span)] = occupied.get(id(obj.span), 0) | 1 << obj.index
+        placed[id(obj.span)] = placed.get(id(obj.span), 0) + 1
     for base, span in heap.spans.items():
         where = f"span at page {base}"
         live = span.live_bits()
         if span.alloc_count != live.bit_count():
             out.append(f"{where}: alloc_count {span.alloc_count}, but {live.bit_count()} slots are allocated")
-        for index, members in enumerate(span.objects):
-            if bool(members) != span.is_allocated(index):
-                state = "allocated" if span.is_allocated(index) else "free"
-                out.append(f"{where}: slot {index} is {state} but holds {members}")
-            for oid in members:
-                obj = heap.objects.get(oid)
-                if obj is None or obj.span is not span or obj.index != index:
-                    out.append(f"{where}: slot {index} lists {oid!r}, which is not there")
+        held = occupied.get(id(span), 0)
+        for index in bit_indices(held ^ live)[:5]:
+            state = "allocated" if span.is_allocated(index) else "free"
+            out.append(f"{where}: slot {index} is {state} but holds {span.objects[index]}")
+        if sum(map(len, span.objects)) != placed.get(id(span), 0):
+            out.append(f"{where}: its slots list objects that are not there")
         if span.mark_bits & ~live:
             out.append(f"{where}: a free slot is marked")
         if span.span_class == TINY_SPAN_CLASS:
@@ -289,7 +294,8 @@ def heap_violations(heap: GcHeap) -> list[str]:
 def tiny_block_violations(heap: GcHeap, span: Span) -> list[str]:
     """The objects packed into each block of a tiny span lie inside its 16 bytes without overlapping."""
     out = []
-    for index, members in enumerate(span.objects):
+    for index in bit_indices(span.live_bits()):
+        members = span.objects[index]
         end = 0
         for oid in members:
             obj = heap.objects.get(oid)

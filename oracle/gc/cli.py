@@ -12,6 +12,10 @@
   python -m oracle gc-noscan [--runs N] [--gomaxprocs N]
         what noscan spans save: runtime.GC() with 20 slices of []*int64 against []int64 in Go,
         beside the model's scanned words for the same heaps
+  python -m oracle gc-record [--profiles P,...] [--seeds N,...] [--steps N] [--out DIR]
+        record the small-object path from the Go runtime as version 2 traces, and replay each on the model
+  python -m oracle gc-spans [--seeds N] [--examples N] [--steps N] [--bugs]
+        the span-path state machine; with --bugs, each seeded span-path bug of the model, which it must catch
 
 Options are checked when parsed (oracle.common.cli): a bad one is one line
 and exit 2 before any work, and so is an output file that is an input or
@@ -39,17 +43,18 @@ from model.gc.barrier import BARRIERS
 from model.gc.cycle import collect_snapshot as model_collect
 from model.gc.results import HeapSpec, MarkResult
 from oracle.common.cli import Parser, count, run_command
-from oracle.common.errors import EXIT_BAD_INPUT, TraceError
+from oracle.common.errors import EXIT_BAD_INPUT, TraceError, UsageError
 from oracle.common.jsonlines import read_text
 from oracle.common.output import OutputFile
 from oracle.gc import bench as gc_bench
 from oracle.gc import machine as gc_machine
+from oracle.gc import seeded, spanmachine, spanpath
 from oracle.gc import snapshot as gc_snapshot
 from oracle.gc.gomark import GoUnavailable, go_mark
-from oracle.gc.replay import replay_gc
+from oracle.gc.replay import replay_gc, replay_text
 from oracle.pagealloc.fuzz import check_database, database_spec, open_database
 
-JOBS = ("mark", "gc-replay", "gc-fuzz", "gc-bench", "gc-noscan")
+JOBS = ("mark", "gc-replay", "gc-fuzz", "gc-bench", "gc-noscan", "gc-record", "gc-spans")
 IMPLS = ("model", "fast", "go")
 COLLECTORS: dict[str, Callable[[HeapSpec], MarkResult]] = {"model": model_collect, "fast": fast_collect}
 
@@ -265,8 +270,97 @@ def _noscan(args: argparse.Namespace) -> int:
     return 0
 
 
+def names(choices: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """A comma-separated list of names, each one of `choices`."""
+
+    def parse(text: str) -> list[str]:
+        picked = [t.strip() for t in text.split(",") if t.strip()]
+        wrong = [t for t in picked if t not in choices]
+        if not picked or wrong:
+            raise argparse.ArgumentTypeError(f"{text!r}: choose from {', '.join(choices)}")
+        return picked
+
+    parse.__name__ = "names"
+    return parse
+
+
+def seed_list(text: str) -> list[int]:
+    """Comma-separated seeds, each a whole number >= 0."""
+    try:
+        seeds = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of seeds") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise argparse.ArgumentTypeError(f"{text!r}: seeds are whole numbers >= 0")
+    return seeds
+
+
+def cmd_record(argv: list[str]) -> int:
+    p = Parser(prog="python -m oracle gc-record",
+               description="record the small-object path from the Go runtime and replay it on the model")
+    p.add_argument("--profiles", type=names(tuple(spanpath.PROFILES)), default=list(spanpath.PROFILES),
+                   help=f"size profiles (default {','.join(spanpath.PROFILES)})")
+    p.add_argument("--seeds", type=seed_list, default=[1], help="generator seeds (default 1)")
+    p.add_argument("--steps", type=count(1, 100_000), default=2500, help="steps per trace (default 2500)")
+    p.add_argument("--out", metavar="DIR", type=Path, help="write the traces here, go_spanpath_PROFILE_seedN.jsonl")
+    args = p.parse_args(argv)
+    return run_command("gc-record", lambda: _record(args))
+
+
+def _record(args: argparse.Namespace) -> int:
+    if args.out is not None and not args.out.is_dir():
+        raise UsageError(f"--out {args.out}: not a folder")
+    worst = 0
+    for profile in args.profiles:
+        for seed in args.seeds:
+            name = f"go_spanpath_{profile}_seed{seed}.jsonl"
+            try:
+                text = spanpath.record(seed, args.steps, profile, goroot_from_environment())
+            except GoUnavailable as e:
+                print(f"gc-record: Go: {e}", file=sys.stderr)
+                return EXIT_BAD_INPUT
+            if args.out is not None:
+                OutputFile(args.out / name, [], "--out").write_text(text)
+            report = replay_text(text)
+            verdict = "every placement and span change matches" if report.ok else "MISMATCH"
+            print(f"{name}: {report.ops:,} steps, {report.checked:,} expects checked: {verdict}", flush=True)
+            if report.failure is not None:
+                print(report.failure.describe())
+                worst = 1
+    return worst
+
+
+def cmd_spans(argv: list[str]) -> int:
+    p = Parser(prog="python -m oracle gc-spans", description="the span-path state machine and its seeded bugs")
+    p.add_argument("--seeds", type=count(1), default=3, help="Hypothesis runs, one per seed (default 3)")
+    p.add_argument("--examples", type=count(1), default=40, help="examples per run (default 40)")
+    p.add_argument("--steps", type=count(1, 10_000), default=40, help="steps per example (default 40)")
+    p.add_argument("--bugs", action="store_true", help="also run each seeded bug, which the machine must catch")
+    args = p.parse_args(argv)
+    return run_command("gc-spans", lambda: _spans(args))
+
+
+def _spans(args: argparse.Namespace) -> int:
+    seeds = range(args.seeds)
+    failure = spanmachine.check(seeds, args.examples, args.steps)
+    if failure is not None:
+        print(f"gc-spans: FAILED: {failure}")
+        return 1
+    print(f"gc-spans: {args.seeds} runs of {args.examples} examples: every span-set invariant held")
+    if not args.bugs:
+        return 0
+    missed = 0
+    for bug in seeded.SEEDED_BUGS:
+        found = seeded.caught(bug, seeds, args.examples, args.steps)
+        ok = found is not None and bug.expect in str(found)
+        missed += not ok
+        shown = found.summary if found is not None else "not found"
+        print(f"  {bug.name}: {'caught' if ok else 'MISSED'} ({bug.description}): {shown}")
+    return 1 if missed else 0
+
+
 COMMANDS = {"mark": cmd_mark, "gc-replay": cmd_replay, "gc-fuzz": cmd_fuzz, "gc-bench": cmd_bench,
-            "gc-noscan": cmd_noscan}
+            "gc-noscan": cmd_noscan, "gc-record": cmd_record, "gc-spans": cmd_spans}
 
 HELP = {
     "mark": "collect a heap snapshot: marked, freed, finalize, scanned words (--impl model|fast|go)",
@@ -274,6 +368,8 @@ HELP = {
     "gc-fuzz": "the Hypothesis GC machine; with a broken barrier, the shortest lost-object trace",
     "gc-bench": "marking throughput (pointers/s) of model, fast and the Go runtime",
     "gc-noscan": "what noscan spans save: runtime.GC() on []*int64 against []int64, beside the model's scanned words",
+    "gc-record": "record the small-object path from the Go runtime and check every placement against the model",
+    "gc-spans": "the span-path state machine (span-set invariants); --bugs: seeded span-path bugs it must catch",
 }
 
 

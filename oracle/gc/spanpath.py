@@ -66,6 +66,7 @@ TEST_NAME = "TestSpanPath"
 RUN_SECONDS = 120.0
 PAGE_SHIFT = 13
 GLOBALS = 256
+SCRATCH = GLOBALS - 1  # the global bursts of garbage go through
 REGISTERS = 2
 WHERE = ("p0", "ps", "pu", "fs", "fu")
 
@@ -125,11 +126,22 @@ class Generator:
     def alloc(self) -> None:
         size, noscan = self.rng.choice(self.sizes)
         ptrs = [] if noscan else [8 * k for k in range(min(size // 8, 3))]
-        index = self.rng.randrange(GLOBALS)
+        index = self.rng.randrange(SCRATCH)
         oid = self.next_id
         self.next_id += 1
         self.ops.append({"op": "alloc", "global": index, "id": oid, "size": size, "noscan": noscan, "ptrs": ptrs})
         self.held[index] = (oid, ptrs)
+
+    def burst(self) -> None:
+        """Up to 300 objects of one size through the scratch global, each dropped by the next: they fill
+        spans, so caches refill and unswept spans are swept by allocation and the reclaimer."""
+        size, noscan = self.rng.choice(self.sizes)
+        for _ in range(self.rng.randint(10, 300) if size <= 512 else self.rng.randint(2, 12)):
+            oid = self.next_id
+            self.next_id += 1
+            self.ops.append({"op": "alloc", "global": SCRATCH, "id": oid, "size": size, "noscan": noscan,
+                             "ptrs": [] if noscan else [0]})
+        self.ops.append({"op": "gstore", "g": 0, "global": SCRATCH, "src": None})
 
     def drop(self) -> None:
         if self.held:
@@ -159,7 +171,9 @@ def generate(seed: int, steps: int, profile: str = "mixed") -> list[dict[str, An
     gen = Generator(random.Random(seed), PROFILES[profile])
     while len(gen.ops) < steps:
         roll = gen.rng.random()
-        if roll < 0.55:
+        if roll < 0.02:
+            gen.burst()
+        elif roll < 0.55:
             gen.alloc()
         elif roll < 0.72:
             gen.drop()
