@@ -39,6 +39,10 @@ memory statistics the memory limit reads (MemStats). Its steps:
   start_cycle(kind)           gcStart: the phase becomes mark, `triggered` is set
   end_cycle(...)              endCycle + resetLive + commit at mark termination
 
+The module is one piece: the rules are the state machine's arithmetic and
+the state machine is only the order in which Go applies them; the proofs
+and the seeded pacing bugs address both through this one file.
+
 Invariants (checked by oracle/pacer/machine.py after every step, proved where
 Z3 reaches them in proofs/gc/pacer.py):
   * the goal is never below the marked heap, and never below the heap

@@ -76,7 +76,7 @@ BUNDLED: tuple[tuple[str, int, int], ...] = (
     ("alloc", 2, 400),
     ("limit", 1, 16),
     ("limit", 2, 16),
-    ("periodic", 1, 9),
+    ("periodic", 1, 15),
     ("scavenge", 1, 3),
 )
 

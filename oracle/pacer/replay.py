@@ -26,8 +26,9 @@ bounded"):
       snapshot and the metrics read).
 
 Where the runtime's verdict is within the bound but differs from the
-model's, the model follows the runtime (a cycle starts, or does not), so
-the next lines stay comparable. After every line the invariants
+model's, the model follows the runtime (a cycle starts, or does not; the
+goal remembered at a cycle's end is the runtime's), so the next lines stay
+comparable. After every line the invariants
 (oracle.pacer.invariants) are checked on the model.
 
 Outcomes: the first failing line stops the replay (exit 1); a malformed
@@ -137,7 +138,7 @@ class Judge:
             self.problems.append(f"{name}: expected {expected}, model {got}")
 
     def within(self, name: str, expected: int, low: int, high: int) -> None:
-        self.bounded[name] += 1
+        (self.exact if low == high else self.bounded)[name] += 1  # a band of one value is an exact check
         if not low <= expected <= high:
             self.problems.append(f"{name}: {expected} is outside the model's bounds [{low}, {high}]")
             if self.kind == "mismatch" and len(self.problems) == 1:
@@ -237,6 +238,9 @@ def apply_line(pacer: Pacer, op: PacerOp, judge: Judge) -> tuple[Outcome, bool |
                     judge.equal("last_heap_goal", expect["last_heap_goal"], last)
                 else:
                     judge.within("last_heap_goal", expect["last_heap_goal"], old_marked, gogc_side)
+                    if old_marked <= expect["last_heap_goal"] <= gogc_side:
+                        # Within the bound: the runtime's value is the scavenger's reference from now on.
+                        pacer.last_heap_goal = expect["last_heap_goal"]
             _check_expect(judge, op, got, skip=("last_heap_goal",))
         case "tick":
             since = a["since_gc_ns"]

@@ -228,6 +228,13 @@ func (r *pacerRun) profileAlloc(steps int) {
 }
 
 func (r *pacerRun) profileLimit(steps int) {
+	// A heap of some size with free memory in it, so the memory-limit goal is neither the live heap
+	// nor the 1 MiB minimum headroom, and overage (mapped memory above the limit) shows in it.
+	for k := 0; k < 48; k++ {
+		r.alloc(512<<10, false)
+	}
+	r.drop(0.6)
+	r.gc()
 	for i := 0; i < steps; i++ {
 		if i%4 == 0 {
 			r.setGOGC([]int{100, 100, -1, 200}[(i/4)%4])
@@ -244,10 +251,10 @@ func (r *pacerRun) profileLimit(steps int) {
 		}
 		r.setLimit(limit)
 		r.observe()
-		for k := r.rng.Intn(4); k > 0; k-- {
+		for k := r.rng.Intn(8); k > 0; k-- {
 			r.alloc(r.block(), false)
 		}
-		r.drop(0.5)
+		r.drop(0.3)
 		r.gc()
 		r.observe()
 		r.commit()
