@@ -29,6 +29,15 @@ computed once from the layout, in the allocator's terms: a small scan object
 over 512 bytes is preceded by an 8-byte malloc header, and an object too big
 for a size class has a slot of whole 8 KiB pages.
 
+Tiny objects (noscan, 1 to 15 bytes; allowed when the heap says `tiny`,
+as version 2 snapshots do) share 16-byte blocks, which live and die
+together: `tiny_blocks` replays the tiny allocator's packing over the
+objects in order, per P (an object goes into its P's current block at the
+first offset aligned for its size if it fits; else into a new block,
+which becomes current when it has more room left than the old one), and
+after marking every object of a block with a marked object is marked.
+Zero-size objects are Go's zerobase, outside the heap: always marked.
+
 Results (marked, freed, finalize and the counts) must equal the model's
 (model.gc.cycle.collect_snapshot); tests/fast/gc/test_mark.py checks that on
 random heaps. fast/ imports from model/ only shared values: the result and
@@ -72,6 +81,8 @@ class FastGcHeap:
         roots: npt.ArrayLike = (),
         finalizers: npt.ArrayLike = (),
         ids: Sequence[ObjectId] | None = None,
+        tiny: bool = False,
+        procs: npt.ArrayLike | None = None,
     ) -> None:
         self.size = np.ascontiguousarray(size, dtype=np.int64)
         self.noscan = np.ascontiguousarray(noscan, dtype=np.bool_)
@@ -82,8 +93,11 @@ class FastGcHeap:
         self.finalizers = np.ascontiguousarray(finalizers, dtype=np.int64)
         self.n = int(self.size.shape[0])
         self.ids = ids
+        self.tiny = tiny
+        self.p = np.zeros(self.n, dtype=np.int64) if procs is None else np.ascontiguousarray(procs, dtype=np.int64)
         self._check()
         self._layout()
+        self.block = tiny_blocks(self.size, self.noscan, self.p) if tiny else np.full(self.n, -1, dtype=np.int64)
 
     @staticmethod
     def from_spec(spec: HeapSpec) -> FastGcHeap:
@@ -102,6 +116,8 @@ class FastGcHeap:
             [index[r] for r in spec.roots],
             [index[f] for f in spec.finalizers],
             ids=list(index),
+            tiny=spec.tiny,
+            procs=[o.p for o in spec.objects],
         )
 
     # Checks at the boundary, vectorised.
@@ -117,8 +133,10 @@ class FastGcHeap:
             raise HeapSpecError("indptr must start at 0 and end at the number of slots; targets match offsets")
         counts = np.diff(self.indptr)
         _first_bad(counts < 0, "indptr is decreasing at object")
-        _first_bad((self.size < 1) | (self.size > MAX_OBJECT_BYTES), "size out of range at object")
-        _first_bad(self.noscan & (self.size < TINY_SIZE), "noscan object under 16 bytes (tiny allocator) at object")
+        smallest = np.where(self.noscan, 0, 1) if self.tiny else 1
+        _first_bad((self.size < smallest) | (self.size > MAX_OBJECT_BYTES), "size out of range at object")
+        if not self.tiny:
+            _first_bad(self.noscan & (self.size < TINY_SIZE), "noscan object under 16 bytes (tiny allocator) at object")
         _first_bad(~self.noscan & (self.size % WORD_BYTES != 0), "object with pointers not a multiple of 8 at object")
         _first_bad(self.noscan & (counts > 0), "noscan object with pointer slots at object")
         _first_bad(~self.noscan & (counts == 0), "object with pointers but no pointer slot at object")
@@ -137,6 +155,8 @@ class FastGcHeap:
             raise HeapSpecError("an object has two finalizers")
         if self.ids is not None and len(self.ids) != n:
             raise HeapSpecError(f"ids must name the {n} objects")
+        if self.p.shape != (n,) or (n and int(self.p.min()) < 0):
+            raise HeapSpecError(f"procs must give each of the {n} objects a P >= 0")
 
     # Per-object scan work, from the layout.
 
@@ -221,6 +241,12 @@ class FastGcHeap:
                 marked[new] = True
                 frontier = new[np.take(self.scannable, new)]
             candidates = self._gather(frontier)
+        if self.tiny:
+            packed = self.block >= 0
+            live_blocks = np.zeros(int(self.block.max()) + 1 if packed.any() else 0, dtype=np.bool_)
+            live_blocks[self.block[packed & marked]] = True
+            marked[packed] = live_blocks[self.block[packed]]
+            marked[self.size == 0] = True
         return marked
 
     def collect(self) -> MarkResult:
@@ -251,6 +277,30 @@ class FastGcHeap:
         if self.ids is None:
             return tuple(chosen.tolist())
         return tuple(sorted(self.ids[i] for i in chosen.tolist()))  # type: ignore[type-var]
+
+
+def tiny_blocks(size: IntArray, noscan: BoolArray, procs: IntArray) -> IntArray:
+    """The 16-byte block of each tiny object (-1 for the others), packing them in order per P (see atop)."""
+    block = np.full(size.shape[0], -1, dtype=np.int64)
+    current: dict[int, tuple[int, int]] = {}  # P -> (its tiny block, offset of the first free byte)
+    blocks = 0
+    for i in np.flatnonzero(noscan & (size > 0) & (size < TINY_SIZE)).tolist():
+        n, p = int(size[i]), int(procs[i])
+        held = current.get(p)
+        offset = held[1] if held else 0
+        for align in (8, 4, 2):
+            if n % align == 0:
+                offset = -(-offset // align) * align
+                break
+        if held is not None and offset + n <= TINY_SIZE:
+            block[i] = held[0]
+            current[p] = (held[0], offset + n)
+            continue
+        block[i] = blocks
+        if held is None or n < held[1]:
+            current[p] = (blocks, n)
+        blocks += 1
+    return block
 
 
 def _first_bad(bad: BoolArray, what: str) -> None:

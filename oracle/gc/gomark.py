@@ -14,6 +14,13 @@ object, drops everything else, and runs runtime.GC() twice:
   * after the second cycle, the objects that only finalizer objects kept
     alive are collected too.
 
+Tiny objects (version 2 snapshots): the program allocates the objects in
+one loop that allocates nothing else, right after a collection, with
+GOMAXPROCS 1, so they share tiny blocks as the model packs them, and then
+moves its P to a fresh tiny block (heapgc.go's build). It runs everything on
+one P, so a heap whose objects name another P is refused. Zero-size objects
+(Go's zerobase) get no weak pointer and count as never collected.
+
 `go_mark(spec)` turns the first cycle into a MarkResult (marked = weak
 pointer still set; finalize = finalizer ran; freed = the rest), with no scan
 counts (the runtime does not report them per heap). `model_two_cycles`
@@ -174,6 +181,10 @@ class GoCollection:
 
 def go_collect(spec: HeapSpec, goroot: str | None = None) -> GoCollection:
     """Both cycles of the Go program on `spec`, with the Go tree `goroot` (None: the go command's own)."""
+    others = [o.id for o in spec.objects if o.p != 0]
+    if others:
+        raise GoUnavailable(f"the Go program allocates every object on P 0; object {others[0]!r} names P "
+                            f"{next(o.p for o in spec.objects if o.p)}")
     ids = spec.ids()
     with tempfile.TemporaryDirectory(prefix="heapgc-") as tmp:
         path = Path(tmp) / "heap.bin"

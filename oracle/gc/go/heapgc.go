@@ -160,6 +160,15 @@ var (
 // pointers and sets finalizers. Its frame, and the slice of all objects,
 // are gone when it returns.
 //
+// The objects are allocated in one loop that allocates nothing else (types,
+// slices and reflect's caches are made before it), right after a collection,
+// whose mark termination leaves the P without a tiny block: so the tiny
+// objects among them share 16-byte blocks exactly as the oracle's tiny
+// allocator packs them, in order (in mark mode GOMAXPROCS is 1, so every
+// object comes from the one P's cache). After the loop the P moves on to a
+// fresh tiny block (retireTinyBlock), so no block holding heap objects is the
+// P's tiny block when the next cycle starts, which would keep it alive.
+//
 //go:noinline
 func build(h *heapFile, withWeak, withFinalizers bool) []weak.Pointer[byte] {
 	n := len(h.size)
@@ -167,8 +176,21 @@ func build(h *heapFile, withWeak, withFinalizers bool) []weak.Pointer[byte] {
 	types := make([]reflect.Type, n)
 	for i := 0; i < n; i++ {
 		types[i] = typeFor(h.size[i], h.noscan[i] != 0, h.offsets[h.indptr[i]:h.indptr[i+1]])
+		reflect.New(types[i]) // makes reflect cache the pointer type now, not in the loop below
+	}
+	roots = make([]unsafe.Pointer, len(h.roots))
+	var weaks []weak.Pointer[byte]
+	if withWeak {
+		weaks = make([]weak.Pointer[byte], n)
+	}
+	if withFinalizers {
+		finalized = make([]atomic.Bool, n)
+	}
+	runtime.GC()
+	for i := 0; i < n; i++ {
 		objs[i] = reflect.New(types[i]).UnsafePointer()
 	}
+	retireTinyBlock()
 	for i := 0; i < n; i++ {
 		for j := h.indptr[i]; j < h.indptr[i+1]; j++ {
 			if t := h.targets[j]; t >= 0 {
@@ -176,19 +198,17 @@ func build(h *heapFile, withWeak, withFinalizers bool) []weak.Pointer[byte] {
 			}
 		}
 	}
-	roots = make([]unsafe.Pointer, len(h.roots))
 	for i, r := range h.roots {
 		roots[i] = objs[r]
 	}
-	var weaks []weak.Pointer[byte]
 	if withWeak {
-		weaks = make([]weak.Pointer[byte], n)
 		for i := range objs {
-			weaks[i] = weak.Make((*byte)(objs[i]))
+			if h.size[i] > 0 { // a zero-size object is the runtime's zerobase, not in the heap
+				weaks[i] = weak.Make((*byte)(objs[i]))
+			}
 		}
 	}
 	if withFinalizers {
-		finalized = make([]atomic.Bool, n)
 		for _, f := range h.finalizers {
 			id := int(f)
 			obj := reflect.NewAt(types[id], objs[id]).Interface()
@@ -201,13 +221,28 @@ func build(h *heapFile, withWeak, withFinalizers bool) []weak.Pointer[byte] {
 	return weaks
 }
 
-// collected reports which weak pointers are nil now.
+var tinySink *byte
+
+// retireTinyBlock makes the P take a tiny block of its own: one-byte objects
+// fill whatever block is current (at most 16 of them), and the next starts a
+// fresh block which, having more room, becomes the P's tiny block.
 //
 //go:noinline
-func collected(weaks []weak.Pointer[byte]) []int {
+func retireTinyBlock() {
+	for i := 0; i < 17; i++ {
+		tinySink = new(byte)
+	}
+	tinySink = nil
+}
+
+// collected reports which weak pointers are nil now (zero-size objects have
+// none and are never collected).
+//
+//go:noinline
+func collected(weaks []weak.Pointer[byte], h *heapFile) []int {
 	var out []int
 	for i := range weaks {
-		if weaks[i].Value() == nil {
+		if h.size[i] > 0 && weaks[i].Value() == nil {
 			out = append(out, i)
 		}
 	}
@@ -220,13 +255,14 @@ func runMark(path string) map[string]any {
 		fail(err)
 	}
 	debug.SetGCPercent(-1)
+	runtime.GOMAXPROCS(1) // one P allocates every object, as the oracle's snapshot says (p 0)
 	weaks := build(h, true, true)
 	isFin := make([]bool, len(h.size))
 	for _, f := range h.finalizers {
 		isFin[f] = true
 	}
 	runtime.GC()
-	first := collected(weaks)
+	first := collected(weaks, h)
 	want := int64(0)
 	for _, i := range first {
 		if isFin[i] {
@@ -245,7 +281,7 @@ func runMark(path string) map[string]any {
 		}
 	}
 	runtime.GC()
-	second := collected(weaks)
+	second := collected(weaks, h)
 	runtime.KeepAlive(roots)
 	return map[string]any{
 		"go":         runtime.Version(),

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fast.gc.mark import FastGcHeap
+from fast.gc.mark import FastGcHeap, tiny_blocks
 from fast.gc.mark import collect_snapshot as fast_collect
 from model.gc.cycle import collect_snapshot
 from model.gc.results import HeapSpec, HeapSpecError, ObjectSpec
 from oracle.gc.heaps import random_heap, to_fast, to_spec
-from tests.helpers import GC_LAYOUTS
+from tests.helpers import GC_LAYOUTS, gc_pair
 
 
 @st.composite
@@ -106,3 +108,41 @@ def test_fast_refuses_bad_arrays(change: dict[str, object], message: str) -> Non
     with pytest.raises(HeapSpecError, match=message):
         FastGcHeap(**arrays(**change))  # type: ignore[arg-type]
     FastGcHeap(**arrays())  # type: ignore[arg-type]
+
+
+def tiny_spec(seed: int, n: int = 40, procs: int = 2) -> HeapSpec:
+    """A heap with tiny and zero-size objects on several Ps, pairs pointing anywhere, finalizers on some."""
+    rng = random.Random(seed)
+    objects = []
+    for i in range(n):
+        roll = rng.random()
+        if roll < 0.5:
+            objects.append(ObjectSpec(i, rng.choice([0, 1, 2, 3, 4, 5, 7, 8, 12, 15]), True, (), rng.randrange(procs)))
+        elif roll < 0.6:
+            objects.append(ObjectSpec(i, 16, True, (), rng.randrange(procs)))
+        else:
+            ptrs = tuple((off, rng.choice([None, *range(n)])) for off in (0, 8))
+            objects.append(ObjectSpec(i, 16, False, ptrs, rng.randrange(procs)))
+    roots = tuple(rng.sample(range(n), 3))
+    fins = tuple(i for i in rng.sample(range(n), 4) if objects[i].size > 0)
+    return HeapSpec(tuple(objects), roots, fins, tiny=True, procs=procs)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fast_equals_the_model_on_tiny_objects(seed: int) -> None:
+    spec = tiny_spec(seed)
+    assert fast_collect(spec) == collect_snapshot(spec)
+
+
+def test_tiny_blocks_pack_per_p_in_order() -> None:
+    size = np.array([4, 4, 16, 12, 8, 3, 13, 0], dtype=np.int64)
+    noscan = np.ones(8, dtype=np.bool_)
+    procs = np.array([0, 1, 0, 0, 1, 0, 0, 0], dtype=np.int64)
+    # P 0: 4 -> block 0 @0; 12 -> @4 (fills it); 3 -> new block 2; 13 -> @3 of it. P 1: 4 -> block 1, 8 -> @8.
+    assert tiny_blocks(size, noscan, procs).tolist() == [0, 1, -1, 0, 1, 2, 2, -1]
+
+
+def test_a_marked_object_keeps_its_whole_tiny_block() -> None:
+    spec = HeapSpec((ObjectSpec(1, 4, True), ObjectSpec(2, 4, True), ObjectSpec(3, 0, True), gc_pair(4, 2)),
+                    (4,), tiny=True)
+    assert fast_collect(spec).marked == collect_snapshot(spec).marked == (1, 2, 3, 4)

@@ -50,11 +50,43 @@ def random_spec(seed: int, n: int = 250) -> HeapSpec:
     return HeapSpec(tuple(objects), roots, fins)
 
 
+# Tiny objects share 16-byte blocks: a block lives while any object in it does, a finalizer on one keeps
+# the block for a cycle (its neighbours are freed), and zero-size objects are never collected.
+TINY = HeapSpec(
+    (
+        ObjectSpec("t1", 4, True), ObjectSpec("t2", 4, True), ObjectSpec("t3", 8, True),  # block 1, held by t2
+        ObjectSpec("u1", 8, True), ObjectSpec("u2", 8, True),  # block 2: garbage
+        ObjectSpec("v1", 12, True), ObjectSpec("v2", 2, True), ObjectSpec("w1", 2, True),  # block 3: v2 finalized
+        ObjectSpec("w2", 1, True), ObjectSpec("w3", 1, True),  # block 4, held through a pair
+        ObjectSpec("z", 0, True), gc_pair("p", "w3"), gc_leaf("leaf"),
+    ),
+    ("t2", "p"),
+    ("v2",),
+    tiny=True,
+)
+
+
+def random_tiny_spec(seed: int, n: int = 120) -> HeapSpec:
+    rng = random.Random(seed)
+    objects = []
+    for i in range(n):
+        roll = rng.random()
+        if roll < 0.55:
+            objects.append(ObjectSpec(i, rng.choice([0, 1, 2, 3, 4, 5, 6, 7, 8, 12, 15]), True))
+        elif roll < 0.65:
+            objects.append(ObjectSpec(i, 24, True))
+        else:
+            objects.append(ObjectSpec(i, 16, False, tuple((off, rng.choice([None, *range(n)])) for off in (0, 8))))
+    fins = tuple(i for i in rng.sample(range(n), 8) if objects[i].size > 0)
+    return HeapSpec(tuple(objects), tuple(rng.sample(range(n), 5)), fins, tiny=True)
+
+
 @pytest.mark.go
 @pytest.mark.parametrize(
     "spec",
-    [parse(GC_HEAP_DOC), FINALIZERS, random_spec(1), random_spec(2), noscan_heap(True, True)],
-    ids=["snapshot", "finalizers", "random1", "random2", "noscan-live"],
+    [parse(GC_HEAP_DOC), FINALIZERS, random_spec(1), random_spec(2), noscan_heap(True, True), TINY,
+     random_tiny_spec(1), random_tiny_spec(2), random_tiny_spec(3)],
+    ids=["snapshot", "finalizers", "random1", "random2", "noscan-live", "tiny", "tiny1", "tiny2", "tiny3"],
 )
 def test_go_agrees_with_the_model_over_two_cycles(spec: HeapSpec) -> None:
     go = gc_go.go_collect(spec)
@@ -62,6 +94,15 @@ def test_go_agrees_with_the_model_over_two_cycles(spec: HeapSpec) -> None:
     got = go.first_cycle(spec)
     assert (got.marked, got.freed, got.finalize) == (first.marked, first.freed, first.finalize)
     assert go.collected2 == gone
+
+
+def test_the_tiny_heap_exercises_every_case() -> None:
+    first, gone = gc_go.model_two_cycles(TINY)
+    assert set(first.marked) == {"t1", "t2", "t3", "w2", "w3", "z", "p"}
+    assert first.finalize == ("v2",) and set(first.freed) == {"u1", "u2", "v1", "w1", "leaf"}
+    assert "v2" in gone and "z" not in gone
+    with pytest.raises(gc_go.GoUnavailable, match="P 0"):
+        gc_go.go_collect(HeapSpec((ObjectSpec(1, 4, True, (), 1),), tiny=True, procs=2))
 
 
 def test_the_finalizer_heap_exercises_every_case() -> None:

@@ -11,7 +11,7 @@ from model.gc.results import HeapSpec, ObjectSpec
 from oracle.cli import main
 from oracle.common.errors import TraceError
 from oracle.gc.replay import replay_text
-from oracle.gc.trace import GcParams, IdKind, dumps, parse_header, parse_op
+from oracle.gc.trace import GcParams, IdKind, dumps, parse_header, parse_op, read_header
 from tests.helpers import GC_HEADER, gc_trace_text
 
 ALLOC_1 = {"op": "alloc", "g": 0, "slot": 0, "id": 1, "size": 16, "noscan": True, "ptrs": []}
@@ -109,3 +109,65 @@ def test_dumps_reads_back() -> None:
     header, step = text.splitlines()
     assert parse_header(header) == (GcParams(1, 2, 1), heap, [[1, None]])
     assert parse_op(step, 2).kind == "gc_start"
+
+
+V2_HEADER = {"trace": "gc", "version": 2, "params": {"goroutines": 1, "stack_slots": 2, "globals": 2, "procs": 2}}
+
+
+def test_version_2_steps_replay_with_their_expects() -> None:
+    ops = [
+        {"op": "alloc", "global": 0, "p": 1, "id": 1, "size": 5, "noscan": True, "ptrs": [],
+         "expect": {"span": 0, "index": 0, "offset": 0}},
+        {"op": "alloc", "global": 1, "p": 1, "id": 2, "size": 2, "noscan": True, "ptrs": [],
+         "expect": {"offset": 6, "tiny": [[1, 0, 0, 8]]}},
+        {"op": "gstore", "g": 0, "global": 0, "src": None},
+        {"op": "gc", "expect": {"marked": [1, 2], "swept": [0], "freed": []}},
+        {"op": "gstore", "g": 0, "global": 1, "src": None},
+        {"op": "gc", "expect": {"marked": [], "tiny": []}},
+        {"op": "sweep_one", "expect": {"freed": [1, 2], "spans": [[0, None]], "sets": [[5, "pu", []]]}},
+        {"op": "finish_sweep", "expect": {"swept": []}},
+    ]
+    report = replay_text(gc_trace_text(ops, V2_HEADER))
+    assert report.ok and report.checked == 6, report.failure and report.failure.describe()
+    ops[1]["expect"] = {"offset": 5}
+    failure = replay_text(gc_trace_text(ops, V2_HEADER)).failure
+    assert failure is not None and failure.line == 3 and failure.got == {"offset": 6}
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ({"op": "gc"}, "unknown op"),  # version 1 has no gc
+        ({"op": "alloc", "global": 0, "id": 1, "size": 16, "noscan": True, "ptrs": []}, "missing field 'g'"),
+    ],
+)
+def test_version_2_steps_are_not_version_1(line: dict[str, object], message: str) -> None:
+    with pytest.raises(TraceError, match=message):
+        parse_op(json.dumps(line), 2)
+
+
+@pytest.mark.parametrize(
+    ("expect", "message"),
+    [
+        ({"marked": []}, "unknown field 'marked'"),
+        ({"spans": [[1, 4]]}, "'spans' must be a list of spans records"),
+        ({"sets": [[4, "xx", []]]}, "'sets' must be"),
+        ({"tiny": [[0, 1, 2]]}, "'tiny' must be"),
+        ({"span": -2}, "'span' must be a page"),
+        ({"swept": [-1]}, "'swept' must be a list of pages"),
+    ],
+)
+def test_bad_version_2_expects_are_refused_at_their_line(expect: dict[str, object], message: str) -> None:
+    op = {"op": "alloc", "global": 0, "id": 1, "size": 16, "noscan": True, "ptrs": [], "expect": expect}
+    with pytest.raises(TraceError, match=f"line 4: .*{message}"):
+        parse_op(json.dumps(op), 4, version=2)
+
+
+def test_version_2_headers() -> None:
+    header = read_header(json.dumps({**V2_HEADER, "pages": {"arenas": [0, 8192]}}))
+    assert header.version == 2 and header.params.procs == 2 and header.arenas == (0, 8192)
+    with pytest.raises(TraceError, match="procs must be an integer from 1 to 64"):
+        read_header(json.dumps({**V2_HEADER, "params": {"procs": 0}}))
+    with pytest.raises(TraceError, match='"pages" must be'):
+        read_header(json.dumps({**V2_HEADER, "pages": [1]}))
+    assert parse_header(json.dumps(GC_HEADER))[0].to_json() == GC_HEADER["params"]  # version 1 writes no procs
