@@ -67,7 +67,7 @@ import attrs
 
 from model.errors import InvalidOperation
 from model.gc import scavgoal
-from model.gc.scavgoal import NO_GOAL, ScavengeGoals
+from model.gc.scavgoal import NO_GOAL, ScavengeGoals, uint64_of_float
 from model.words import MASK64, wrap
 
 # Go 1.27's constants (mgcpacer.go, mgc.go, proc.go), amd64.
@@ -135,12 +135,9 @@ def sweep_distance_trigger(heap_live: Any, sweep_done: Any) -> Any:
 def runway_bytes(cons_mark: float, last_heap_scan: int, last_stack_scan: int, globals_scan: int) -> int:
     """The runway (commit): bytes the mutator may allocate while the collector does the next cycle's
     expected scan work, from the cons/mark estimate weighted by the 25% goal utilization. Go evaluates it
-    in float64 and converts to uint64; a value outside [0, 2**64) has no defined conversion and is refused."""
+    in float64 and converts to uint64 (as amd64 does: scavgoal.uint64_of_float)."""
     scan = last_heap_scan + last_stack_scan + globals_scan
-    value = (cons_mark * (1 - GC_GOAL_UTILIZATION) / GC_GOAL_UTILIZATION) * float(wrap(scan))
-    if not math.isfinite(value) or value < 0 or value >= 2.0**64:
-        raise InvalidOperation(f"the runway {value!r} (cons/mark {cons_mark!r}) is not a uint64")
-    return int(value)
+    return uint64_of_float((cons_mark * (1 - GC_GOAL_UTILIZATION) / GC_GOAL_UTILIZATION) * float(wrap(scan)))
 
 
 def memory_limit_heap_goal(

@@ -15,6 +15,10 @@ mgcscavenge.go). It sets two goals, each a number of bytes or NO_GOAL (Go's
     (reduceExtraPercent), or NO_GOAL while mapped-ready memory is at or
     below that.
 
+Go's float64-to-uint64 conversions follow amd64 (uint64_of_float): a heap
+goal that jumps (a memory limit of 0 removed with GOGC off) can scale the
+GOGC goal past 2**64, which amd64 turns into 2**63.
+
 The background scavenger then releases memory until both hold: retained <=
 GOGC goal and mapped-ready <= memory-limit goal (its shouldStop). Releasing a
 byte lowers both measures by one, so what the goals ask for is the larger of
@@ -36,7 +40,6 @@ from typing import Any
 
 import attrs
 
-from model.errors import InvalidOperation
 from model.pageheap import PageHeap
 from model.words import MASK64, wrap
 
@@ -57,10 +60,25 @@ class ScavengeGoals:
         return {"scav_gc_percent_goal": self.gc_percent_goal, "scav_memory_limit_goal": self.memory_limit_goal}
 
 
+def uint64_of_float(x: float) -> int:
+    """Go's uint64(x) for a float64 x on amd64. Go leaves out-of-range conversions to the
+    implementation; amd64 truncates toward zero within range, reads a negative x as an int64 (so -1
+    gives 2**64-1), and gives 2**63 for NaN, for x >= 2**64 and below -2**63."""
+    if x != x:
+        return 1 << 63
+    if x < 2.0**63:
+        if x <= -(2.0**63) - 1:  # below int64: the truncating instruction gives its "indefinite" value
+            return 1 << 63
+        return int(x) & MASK64
+    if x - 2.0**63 < 2.0**63:
+        return int(x)
+    return 1 << 63
+
+
 def memory_limit_retained_goal(memory_limit: int, mapped_ready: int) -> int:
     """The memory-limit goal (gcPaceScavenger): 95% of the limit in float64, truncated; NO_GOAL while
     mapped-ready memory is within it."""
-    goal = int(float(memory_limit) * (1 - REDUCE_EXTRA_PERCENT / 100.0))
+    goal = uint64_of_float(float(memory_limit) * (1 - REDUCE_EXTRA_PERCENT / 100.0))
     return NO_GOAL if mapped_ready <= goal else goal
 
 
@@ -73,10 +91,7 @@ def gc_percent_retained_goal(
     if last_heap_goal == 0:
         return NO_GOAL
     ratio = float(heap_goal) / float(last_heap_goal)
-    scaled = float(last_heap_in_use) * ratio
-    if not 0 <= scaled < 2.0**64:
-        raise InvalidOperation(f"the scavenger's goal {scaled!r} is not a uint64")
-    goal = int(scaled)
+    goal = uint64_of_float(float(last_heap_in_use) * ratio)
     goal = wrap(goal + goal // (100 // RETAIN_EXTRA_PERCENT))
     goal = wrap(goal + phys_page_bytes - 1) & ~(phys_page_bytes - 1) & MASK64
     if heap_retained <= goal or heap_retained - goal < phys_page_bytes:

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import time
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -70,6 +72,24 @@ class MachineFailure(AssertionError):
 fraction = st.floats(0.0, 1.0, allow_nan=False)
 
 
+def guarded(step: Callable[..., None]) -> Callable[..., None]:
+    """A step whose model raises (a refusal of a valid step, a crash) fails like a broken invariant,
+    with the steps so far as its trace."""
+
+    @functools.wraps(step)
+    def run(self: PacerMachine, *args: Any, **kwargs: Any) -> None:
+        try:
+            step(self, *args, **kwargs)
+        except MachineFailure:
+            raise
+        except Exception as e:
+            assert self.header is not None or step.__name__ == "start"
+            header = self.header or Header(PacerParams(PHYS_PAGE_BYTES, PERIOD_NS), {}, MemStats())
+            raise MachineFailure([f"the model raised {type(e).__name__}: {e}"], dumps(header, self.ops)) from e
+
+    return run
+
+
 class PacerMachine(RuleBasedStateMachine):
     """The model pacer in a moving world (see the module comment)."""
 
@@ -102,6 +122,7 @@ class PacerMachine(RuleBasedStateMachine):
         marked=fraction, stack=fraction, globals_=fraction, free=fraction, non_heap=fraction,
         cons_mark=st.floats(0.0, 2.0, allow_nan=False),
     )
+    @guarded
     def start(
         self, scale: int, percent: int, marked: float, stack: float, globals_: float, free: float,
         non_heap: float, cons_mark: float,
@@ -127,6 +148,7 @@ class PacerMachine(RuleBasedStateMachine):
         self.check("commit")
 
     @rule(percent=st.sampled_from(PERCENTS), sweep_done=st.booleans())
+    @guarded
     def set_gogc(self, percent: int, sweep_done: bool) -> None:
         self.record({"op": "set_gogc", "percent": percent, "sweep_done": sweep_done})
         self.pacer.set_gc_percent(percent, sweep_done)
@@ -136,6 +158,7 @@ class PacerMachine(RuleBasedStateMachine):
         how=st.sampled_from(("none", "read", "absolute", "relative")),
         absolute=st.sampled_from(ABSOLUTE_LIMITS), factor=st.sampled_from(LIMIT_FACTORS), sweep_done=st.booleans(),
     )
+    @guarded
     def set_memory_limit(self, how: str, absolute: int, factor: float, sweep_done: bool) -> None:
         limit = {"none": MAX_INT64, "read": -1, "absolute": absolute,
                  "relative": int(self.pacer.stats.mapped_ready * factor)}[how]
@@ -144,6 +167,7 @@ class PacerMachine(RuleBasedStateMachine):
         self.check("set_memory_limit")
 
     @rule(sweep_done=st.booleans())
+    @guarded
     def commit(self, sweep_done: bool) -> None:
         self.record({"op": "commit", "sweep_done": sweep_done, "stats": self.pacer.stats.to_json()})
         self.pacer.commit(sweep_done)
@@ -151,6 +175,7 @@ class PacerMachine(RuleBasedStateMachine):
 
     @precondition(lambda m: m.pacer.phase == PHASE_OFF)
     @rule(size=fraction)
+    @guarded
     def allocate(self, size: float) -> None:
         nbytes = max(8 * KIB, int(size * self.scale / 4)) // (8 * KIB) * (8 * KIB)
         s = self.pacer.stats
@@ -167,11 +192,13 @@ class PacerMachine(RuleBasedStateMachine):
 
     @precondition(lambda m: m.pacer.phase == PHASE_MARK)
     @rule(marked=fraction, stack=fraction, cons_mark=st.floats(0.0, 2.0, allow_nan=False))
+    @guarded
     def finish_cycle(self, marked: float, stack: float, cons_mark: float) -> None:
         self._finish(marked, stack, cons_mark)
 
     @precondition(lambda m: m.pacer.phase == PHASE_OFF)
     @rule(marked=fraction, stack=fraction, cons_mark=st.floats(0.0, 2.0, allow_nan=False))
+    @guarded
     def gc(self, marked: float, stack: float, cons_mark: float) -> None:
         self.record({"op": "gc_start", "kind": "manual"})
         self.pacer.start_cycle("manual")
@@ -195,12 +222,14 @@ class PacerMachine(RuleBasedStateMachine):
         self.check("gc_end")
 
     @rule(since=st.integers(0, 3 * PERIOD_NS))
+    @guarded
     def tick(self, since: int) -> None:
         self.record({"op": "tick", "since_gc_ns": since})
         started = self.pacer.tick(since)
         self.check("tick", started, since)
 
     @rule()
+    @guarded
     def scavenge_background(self) -> None:
         need = self.pacer.scavenge_need()
         s = self.pacer.stats
@@ -212,6 +241,7 @@ class PacerMachine(RuleBasedStateMachine):
         self.check("observe")
 
     @rule(change=st.floats(-1.0, 1.0, allow_nan=False))
+    @guarded
     def non_heap(self, change: float) -> None:
         s = self.pacer.stats
         delta = int(change * self.scale / 8)

@@ -272,7 +272,7 @@ func (r *pacerRun) profilePeriodic(steps int, period int64) {
 		}
 		d := time.Duration(period / 4)
 		if r.rng.Intn(2) == 0 {
-			d = time.Duration(period * 3)
+			d = time.Duration(period * 5)
 		}
 		r.tick(d)
 		r.observe()

@@ -76,8 +76,23 @@ def test_trigger_bounds_and_point() -> None:
 
 def test_runway() -> None:
     assert pc.runway_bytes(0.5, 1000, 200, 100) == int(0.5 * 0.75 / 0.25 * 1300)
-    with pytest.raises(InvalidOperation):
-        pc.runway_bytes(1e300, 1 << 60, 0, 0)
+    assert pc.runway_bytes(1e300, 1 << 60, 0, 0) == 1 << 63  # past 2**64: what amd64 makes of it
+
+
+@pytest.mark.parametrize(
+    ("value", "go"),  # uint64(x) as Go 1.27 computed it on amd64
+    [(2.68400126272474e19, 1 << 63), (2.0**64, 1 << 63), (9.3e18, 9300000000000000000), (2.0**63, 1 << 63),
+     (1e30, 1 << 63), (-1.0, (1 << 64) - 1), (-0.5, 0), (3.5, 3), (float("nan"), 1 << 63), (1.7e308, 1 << 63)],
+)
+def test_float_to_uint64_as_amd64_does(value: float, go: int) -> None:
+    assert sg.uint64_of_float(value) == go
+
+
+def test_a_goal_that_jumps_past_2_64() -> None:
+    """GOGC=off with a memory limit of 0, then the limit removed: the heap goal jumps from 1 MiB to
+    nearly 2**63 and the scavenger's GOGC goal (in use x goal / last goal) passes 2**64."""
+    goal = sg.gc_percent_retained_goal(8946670875749132533, MIB, 3 * MIB, 1 << 40, 4096)
+    assert goal == sg.NO_GOAL  # 2**63 plus a tenth, rounded: far above the retained heap
 
 
 def _pacer(**stats: int) -> Pacer:
