@@ -2,8 +2,10 @@
 
   replay TRACE   replay one trace against --impl; --emit OUT writes it back
                  with expects from that implementation (oracle.pagealloc.replay)
-  fuzz           a differential campaign (oracle.pagealloc.fuzz); with
-                 --impl go, the go campaign (oracle.golive.campaign)
+  fuzz           a differential campaign (oracle.pagealloc.fuzz); --db
+                 DIR|redis://HOST:PORT is the example database it shares; with
+                 --impl go, the go campaign (oracle.golive.cli.run_go_campaign,
+                 which shares through oracle.golive.sharing when --db is given)
   bench          the model and fast on the same workloads (oracle.pagealloc.bench)
 
 Implementation options are resolved here, once, into an ImplOptions that

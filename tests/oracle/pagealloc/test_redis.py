@@ -6,8 +6,11 @@ module. Two campaign processes run in separate working directories, with
 separate failure folders and no example database on disk: the first finds
 a seeded bug of fast/ and saves it in Redis; the second, with a time budget
 far too short to find that bug by itself, replays it from Redis at once
-and writes the same shrunk trace. Without redis-server on PATH, or without
-the Redis client, the module skips, saying so.
+and writes the same shrunk trace. The GC machine (`gc-fuzz --db`) and the
+go campaign (`go-fuzz --db`, oracle.golive.sharing: failures replayed
+first, seeds claimed from a counter) are shown the same way. Without
+redis-server on PATH, or without the Redis client, the module skips,
+saying so.
 """
 
 from __future__ import annotations
