@@ -14,9 +14,21 @@ Go's amd64 layout (mpagealloc.go, mpagealloc_64bit.go): 8 KiB pages, 512-page
 chunks (4 MiB), 5 levels, 2**14 root entries of 16 GiB each, 8 children per
 entry below, 48-bit heap addresses.
 
+Go's 32-bit layout (mpagealloc_32bit.go, e.g. 386): the same pages and
+chunks, 4 levels, a root of 2 entries of 2 GiB each, 8 children per entry
+below, 32-bit heap addresses, so 1,024 chunks in all.
+
+Both follow from two numbers as Go derives them (malloc.go, mpagealloc.go):
+heapAddrBits and summaryLevels give the root's bits as heapAddrBits minus
+the chunk's byte bits minus (levels - 1) * 3 (`go_geometry`). `Arch` adds
+which chunks a trace may grow on the platform (see its docstring).
+
 A packed summary field has log_max_packed bits, which is exactly
 level_log_pages(0): the root entry's page count 2**log_max_packed is the one
 value that does not fit, hence the fully-free special case (model.summary).
+It can occur on both layouts: 21 bits on amd64 (a 16 GiB root entry wholly
+free), 18 bits on 386 (a 2 GiB root entry, half the address space, wholly
+free).
 """
 
 from __future__ import annotations
@@ -129,4 +141,73 @@ class Geometry:
         return index << self.level_log_pages(level)
 
 
-AMD64 = Geometry()
+SUMMARY_LEVEL_BITS = 3  # Go: summaryLevelBits, on every platform
+
+
+def go_geometry(heap_addr_bits: int, summary_levels: int, chunk_pages: int = 512, page_bytes: int = 8192) -> Geometry:
+    """The tree Go builds for an address space of 2**heap_addr_bits bytes (mpagealloc.go: summaryL0Bits)."""
+    chunk_byte_bits = (chunk_pages * page_bytes).bit_length() - 1
+    root_bits = heap_addr_bits - chunk_byte_bits - (summary_levels - 1) * SUMMARY_LEVEL_BITS
+    if root_bits < 0:
+        raise ParameterError(
+            f"an address space of 2**{heap_addr_bits} bytes is smaller than {summary_levels} levels of "
+            f"{chunk_pages}-page chunks"
+        )
+    return Geometry(page_bytes, chunk_pages, summary_levels, root_bits, SUMMARY_LEVEL_BITS)
+
+
+AMD64 = go_geometry(heap_addr_bits=48, summary_levels=5)
+I386 = go_geometry(heap_addr_bits=32, summary_levels=4)
+
+
+@attrs.frozen
+class Arch:
+    """A Go platform's page-allocator tree, and the chunks a trace may grow on it.
+
+    A trace numbers chunks from the platform's `origin` (the live driver and
+    the trace generator place trace chunk C at the runtime's chunk origin + C)
+    and may grow only chunks [first_chunk, chunk_limit):
+
+      * amd64: origin BaseChunkIdx (0xc000, Go's test base, aligned to a root
+        entry, so the model's tree, which starts at 0, has Go's shape), up to
+        the top of the 48-bit address space.
+      * 386: origin 0, a trace's chunks are the address space's own, so a trace
+        reaches every entry of the tree. Chunk 0 is left out: its first page is
+        address 0, which Go's alloc returns for "no memory" and its grow takes
+        for "not grown yet". The last chunk is left out: its limit, 2**32, does
+        not fit a uintptr, and Go 1.27's grow of it throws ("attempted to add
+        zero-sized address range"); the real heap never maps it, as
+        mheap.sysAlloc refuses a region whose end wraps.
+
+    The tree's shape does not depend on chunk_pages (a reduced chunk makes a
+    smaller address space); the chunk range is counted in chunks either way.
+    """
+
+    name: str
+    root_bits: int
+    levels: int
+    uintptr_bits: int  # the platform's address width; the address space's top fits it only if wider
+    origin: int
+    first_chunk: int
+
+    def geometry(self, chunk_pages: int = 512) -> Geometry:
+        return Geometry(
+            chunk_pages=chunk_pages, levels=self.levels, root_bits=self.root_bits, level_bits=SUMMARY_LEVEL_BITS
+        )
+
+    def chunk_limit(self, chunk_pages: int = 512) -> int:
+        """One past the last chunk a trace may grow (the top chunk is left out where its limit wraps)."""
+        g = self.geometry(chunk_pages)
+        address_bits = (g.total_pages * g.page_bytes).bit_length() - 1
+        top_wraps = address_bits >= self.uintptr_bits
+        return g.total_chunks - self.origin - (1 if top_wraps else 0)
+
+    def max_npages(self, chunk_pages: int = 512) -> int:
+        """The largest page count one op may name: fewer pages than the address space has."""
+        return self.geometry(chunk_pages).total_pages - 1
+
+
+ARCHES: dict[str, Arch] = {
+    "amd64": Arch("amd64", AMD64.root_bits, AMD64.levels, uintptr_bits=64, origin=0xC000, first_chunk=0),
+    "386": Arch("386", I386.root_bits, I386.levels, uintptr_bits=32, origin=0, first_chunk=1),
+}
