@@ -29,7 +29,7 @@ from fast.faults import ALL_FAULTS, check_names
 from fast.pageheap import FastPageHeap
 from fast.state import state_to_json
 from model.errors import ModelError
-from model.geometry import Geometry
+from model.geometry import ARCHES
 from model.results import AllocResult, CacheFill, ScavengeResult
 
 _OP_FIELDS = {
@@ -96,7 +96,10 @@ class Session:
         if header.get("trace") != "pagealloc" or header.get("version") not in (1, 2, 3) or not isinstance(params, dict):
             return {"error": "expected a pagealloc trace header of version 1, 2 or 3"}
         try:
-            geometry = Geometry(chunk_pages=params.get("chunk_pages", 512))
+            arch = ARCHES.get(params.get("arch", "amd64"))
+            if arch is None:
+                return {"error": f"unknown arch {params.get('arch')!r} (known: {', '.join(ARCHES)})"}
+            geometry = arch.geometry(params.get("chunk_pages", 512))
             self.heap = FastPageHeap(
                 geometry, params.get("phys_page_pages", 1), params.get("huge_page_pages", 0), self.faults
             )

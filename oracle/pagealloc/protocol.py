@@ -110,7 +110,7 @@ def answers(impl: Implementation, ops: Sequence[Op]) -> list[Answer]:
 
 
 def make_geometry(params: Params) -> Geometry:
-    return Geometry(chunk_pages=params.chunk_pages)
+    return params.space.geometry(params.chunk_pages)
 
 
 class TraceHeap(Protocol):

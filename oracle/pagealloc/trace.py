@@ -41,6 +41,7 @@ from typing import Any
 
 import attrs
 
+from model.geometry import ARCHES, Arch
 from model.results import AllocResult, CacheFill, ScavengeResult
 from oracle.common.errors import TraceError
 from oracle.common.jsonlines import MAX_INT_DIGITS, is_int, loads, loads_batch, read_text, split_lines
@@ -58,13 +59,21 @@ class Params:
     phys_page_pages: int = 1
     huge_page_pages: int = 0
     version: int = 1  # the header's trace version, which decides the ops allowed
+    arch: str = "amd64"  # a key of model.geometry.ARCHES: the tree's shape and the chunks a trace may grow
 
-    def to_json(self) -> dict[str, int]:
-        return {
+    def to_json(self) -> dict[str, int | str]:
+        out: dict[str, int | str] = {
             "chunk_pages": self.chunk_pages,
             "phys_page_pages": self.phys_page_pages,
             "huge_page_pages": self.huge_page_pages,
         }
+        if self.arch != "amd64":  # absent means amd64, so traces without it keep their meaning
+            out["arch"] = self.arch
+        return out
+
+    @property
+    def space(self) -> Arch:
+        return ARCHES[self.arch]
 
 
 # The range of each header parameter (each must also be a power of two, or 0 for huge_page_pages;
@@ -204,6 +213,7 @@ def parse_header(text: str) -> Params:
         phys_page_pages=_int_field(params, "phys_page_pages", 1, 1, "params"),
         huge_page_pages=_int_field(params, "huge_page_pages", 0, 1, "params"),
         version=version,
+        arch=_arch_field(params),
     )
     for name, (low, high) in PARAM_RANGES.items():
         value = getattr(out, name)
@@ -212,13 +222,53 @@ def parse_header(text: str) -> Params:
     return out
 
 
+def _arch_field(params: dict[str, Any]) -> str:
+    arch = params.get("arch", "amd64")
+    if arch not in ARCHES:
+        known = ", ".join(json.dumps(name) for name in ARCHES)
+        raise TraceError(1, f"params: arch must be one of {known} (absent: amd64), got {json.dumps(arch)}")
+    return str(arch)
+
+
+def check_in_space(op: Op, params: Params) -> None:
+    """TraceError unless the op stays inside the address space of the trace's arch (model.geometry.Arch).
+
+    A grow may name only chunks [first_chunk, chunk_limit); a page count must
+    be below the address space's pages (on 386, its bytes must fit 32 bits).
+    """
+    space = params.space
+    args = op.args
+    if op.kind == "grow":
+        first, limit = space.first_chunk, space.chunk_limit(params.chunk_pages)
+        chunk, nchunks = int(args["chunk"]), int(args["nchunks"])
+        if chunk < first or chunk + nchunks > limit:
+            raise TraceError(
+                op.line,
+                f"grow of chunks [{chunk}, {chunk + nchunks}) leaves the chunks of the {space.name} address "
+                f'space a trace may grow, [{first}, {limit}) (SPEC.md, "Platforms")',
+            )
+    npages = args.get("npages")
+    if npages is not None and int(npages) > space.max_npages(params.chunk_pages):
+        raise TraceError(
+            op.line,
+            f"{op.kind}: npages {npages} is not below the {space.name} address space's "
+            f"{space.max_npages(params.chunk_pages) + 1} pages",
+        )
+
+
 def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
     """The header now and the operations lazily, so that a bad line stops replay exactly there."""
     lines = split_lines(read_text(path))
     if not lines or not lines[0].strip():
         raise TraceError(1, "empty trace: the first line must be the header")
     params = parse_header(lines[0])
-    return params, parse_ops(lines, 1, params.version)
+    return params, _checked(parse_ops(lines, 1, params.version), params)
+
+
+def _checked(ops: Iterator[Op], params: Params) -> Iterator[Op]:
+    for op in ops:
+        check_in_space(op, params)
+        yield op
 
 
 # Lines decoded and checked together on the quick path of parse_ops. Small enough that a batch's Ops are

@@ -183,7 +183,8 @@ def bad_line_cases() -> Iterator[Case]:
         "grow-over-chunk": ('{"op": "grow", "chunk": 0, "nchunks": 1}', "already exists"),
         "unknown-cache": ('{"op": "cache_flush", "cache": 7}', "unknown cache id 7"),
         "past-address-space": ('{"op": "grow", "chunk": 67108863, "nchunks": 2}', "address space"),
-        "whole-address-space": ('{"op": "grow", "chunk": 1, "nchunks": 67108863}', "at most 262,144 chunks"),
+        "whole-address-space": ('{"op": "grow", "chunk": 1, "nchunks": 67108863}', "address space a trace may grow"),
+        "beyond-grown-limit": ('{"op": "grow", "chunk": 1, "nchunks": 262144}', "at most 262,144 chunks"),
     }
     for name, (line, says) in bad.items():
         text = "\n".join([HEADER, GROW, line, GROW]) + "\n"
