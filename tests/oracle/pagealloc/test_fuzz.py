@@ -160,6 +160,7 @@ def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
     """
     pytest.importorskip("hypofuzz", reason="HypoFuzz is an optional extra: pip install -e '.[hypofuzz]'")
     from hypofuzz.database import HypofuzzDatabase  # here: an optional extra, imported only once it is known there
+    from hypofuzz.database.models import FailureState  # here, with the one above
     from hypothesis.database import DirectoryBasedExampleDatabase  # here, with the one above that needs it
     from hypothesis.internal.reflection import function_digest  # here: how HypoFuzz keys a test's reports
     from hypothesis.stateful import get_state_machine_test  # here: the test HypoFuzz builds from a TestCase
@@ -199,6 +200,15 @@ def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate(timeout=10)
     assert "using 2 processes to fuzz 2 tests" in out, out[-3000:]
+    # A failure HypoFuzz found in a machine is a finding: it fails the test with its reason.
+    found = [
+        f"{name}: {observation.status_reason if observation else choices}"
+        for name, key in keys.items()
+        for state in FailureState
+        for choices in database.failures(state=state).fetch(key)
+        for observation in [database.failure_observations(state=state).fetch(key, choices)]
+    ]
+    assert not found, found
     assert all(counts.values()), (counts, out[-3000:])
 
 
