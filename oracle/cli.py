@@ -33,7 +33,8 @@ the same options, as its flat name; both stay):
 
   python -m oracle pagealloc replay | fuzz | bench | report
   python -m oracle go        traces | fuzz | mutants | bench     (gen-go-traces, go-fuzz, ...)
-  python -m oracle gc        mark | replay | fuzz | bench | noscan  (mark, gc-replay, ...)
+  python -m oracle gc        mark | replay | fuzz | bench | ...  (mark, gc-replay, ...)
+  python -m oracle pacer     replay | fuzz | traces | mutants    (pacer-replay, gen-pacer-traces, ...)
 
 With --impl go, --goroot PATH (or $GOROOT) picks the Go tree to validate and
 --mutant NAME applies a seeded bug to it.
@@ -153,15 +154,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # The grouped spellings: GROUP -> {COMMAND: the flat job it stands for}.
+def _short(job: str, prefix: str, generate: str) -> str:
+    """A flat job's name within its group: without the group's prefix; the trace generator is `traces`."""
+    return "traces" if job == generate else job.removeprefix(prefix)
+
+
+# The grouped spellings: GROUP -> {COMMAND: the flat job it stands for}. The groups of the go, gc and
+# pacer jobs follow their subsystems' own lists, so a job added there is grouped too.
 GROUPS: dict[str, dict[str, str]] = {
     "pagealloc": {"replay": "replay", "fuzz": "fuzz", "bench": "bench", "report": "report"},
-    "go": {"traces": "gen-go-traces", "fuzz": "go-fuzz", "mutants": "go-mutants", "bench": "go-bench"},
-    "gc": {"mark": "mark", "replay": "gc-replay", "fuzz": "gc-fuzz", "bench": "gc-bench", "noscan": "gc-noscan"},
+    "go": {_short(job, "go-", "gen-go-traces"): job for job in golive_cli.COMMANDS},
+    "gc": {_short(job, "gc-", ""): job for job in gc_cli.JOBS},
+    "pacer": {_short(job, "pacer-", "gen-pacer-traces"): job for job in pacer_cli.JOBS},
 }
 GROUP_HELP = {
-    "pagealloc": "the page allocator: replay, fuzz, bench, report",
-    "go": "the live Go runtime: traces (gen-go-traces), fuzz, mutants, bench",
-    "gc": "marking and sweeping: mark, replay, fuzz, bench, noscan",
+    "pagealloc": "the page allocator: " + ", ".join(GROUPS["pagealloc"]),
+    "go": "the live Go runtime: " + ", ".join(GROUPS["go"]),
+    "gc": "marking and sweeping: " + ", ".join(GROUPS["gc"]),
+    "pacer": "when collections start: " + ", ".join(GROUPS["pacer"]),
 }
 
 
