@@ -18,8 +18,10 @@
  *   {"op": "pad", "page": P, "npages": N} (version >= 3)   -> {}
  *   anything refused or unreadable                         -> {"error": "why"}
  *
- * It accepts trace versions 1, 2 and 3 and implements every op of each.
- * It offers no snapshots, so the oracle judges it by its answers alone.
+ * It accepts trace versions 1, 2 and 3 and implements every op of each,
+ * for amd64's address space only (a header naming another params.arch is
+ * refused). It offers no snapshots, so the oracle judges it by its answers
+ * alone.
  *
  * Placement policy: NEXT FIT. An allocation takes the first run of free
  * pages that starts at or after the end of the previous allocation (the
@@ -207,6 +209,7 @@ static const struct field *find(const struct object *obj, const char *key) {
 
 static char answer[512];
 
+/* A refusal; `why` goes into a JSON string as it is, so it holds no quote or backslash (all are constants). */
 static void refuse(const char *why) { snprintf(answer, sizeof answer, "{\"error\": \"%s\"}", why); }
 
 /* An integer field >= minimum into *out; false (and the refusal written) otherwise. */
@@ -505,7 +508,7 @@ static bool power_of_two(int64_t v) { return v > 0 && (v & (v - 1)) == 0; }
 static void start(const struct object *obj) {
     const struct field *trace = find(obj, "trace"), *version = find(obj, "version");
     const struct field *cp = find(obj, "params.chunk_pages"), *phys = find(obj, "params.phys_page_pages");
-    const struct field *huge = find(obj, "params.huge_page_pages");
+    const struct field *huge = find(obj, "params.huge_page_pages"), *arch = find(obj, "params.arch");
     reset();
     if (!trace || trace->kind != K_STRING || strcmp(trace->str, "pagealloc"))
         return refuse("not a pagealloc trace header");
@@ -517,6 +520,8 @@ static void start(const struct object *obj) {
         return refuse("phys_page_pages must be a power of two up to 64");
     if (!huge || huge->kind != K_INT || huge->num < 0 || (huge->num && !power_of_two(huge->num)) || huge->num > cp->num)
         return refuse("huge_page_pages must be 0 or a power of two up to chunk_pages");
+    if (arch && (arch->kind != K_STRING || strcmp(arch->str, "amd64")))
+        return refuse("this allocator models amd64's address space only (params.arch absent or amd64)");
     heap.started = true;
     heap.version = (int)version->num;
     heap.chunk_pages = cp->num;

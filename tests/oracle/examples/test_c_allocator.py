@@ -72,10 +72,12 @@ def test_headers_and_malformed_lines(nextfit: Path) -> None:
     v4 = json.dumps({**HEADER, "version": 4})
     odd = json.dumps({**HEADER, "params": {"chunk_pages": 96, "phys_page_pages": 1, "huge_page_pages": 0}})
     v1 = json.dumps({**HEADER, "version": 1})
+    arch = json.dumps({**HEADER, "params": {**HEADER["params"], "arch": "386"}})  # type: ignore[dict-item]
+    amd64 = json.dumps({**HEADER, "params": {**HEADER["params"], "arch": "amd64"}})  # type: ignore[dict-item]
     answers = exchange(nextfit, [v4, '{"op": "alloc", "npages": 1}', odd, "not json", json.dumps(HEADER),
                                  '{"op": "alloc", "npages": -1}', '{"op": "alloc", "npages": 1.5}',
                                  '{"op": "grow", "chunk": 67108863, "nchunks": 2}', v1, '{"op": "next_gen"}',
-                                 '{"op": "pad", "page": 0, "npages": 1}'])
+                                 '{"op": "pad", "page": 0, "npages": 1}', arch, amd64])
     assert "error" in json.loads(answers[0]) and "versions 1 to 3" in answers[0]
     assert json.loads(answers[1]) == {"error": "no header yet"}
     assert "error" in json.loads(answers[2])
@@ -84,6 +86,7 @@ def test_headers_and_malformed_lines(nextfit: Path) -> None:
     assert all("error" in json.loads(a) for a in answers[5:8])
     assert json.loads(answers[8]) == {"ok": True, "snapshot": False}
     assert "error" in json.loads(answers[9]) and "error" in json.loads(answers[10])  # version 1 has neither op
+    assert "amd64" in json.loads(answers[11])["error"] and json.loads(answers[12]) == {"ok": True, "snapshot": False}
 
 
 def test_passes_the_safe_level(nextfit: Path, tmp_path: Path) -> None:
