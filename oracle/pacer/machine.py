@@ -261,6 +261,7 @@ def run_settings(examples: int, steps: int = 40) -> settings:
         suppress_health_check=list(HealthCheck),
         print_blob=False,
         phases=[Phase.generate, Phase.shrink],
+        report_multiple_bugs=False,  # one failure, the first found, shrunk: MachineFailure, never a group
     )
 
 

@@ -18,8 +18,14 @@ def test_registered_with_their_bugs() -> None:
         assert proof.control in {m.name for m in for_proof(proof.name)}
 
 
+HEAVY = ("pacer_goal_covers_roots", "pacer_limit_binds")  # ten GOGC values each, about 15 s with the control
+
+
 @pytest.mark.z3
-@pytest.mark.parametrize("proof", pacer.PROOFS, ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "proof",
+    [pytest.param(p, id=p.name, marks=[pytest.mark.slow] if p.name in HEAVY else []) for p in pacer.PROOFS],
+)
 def test_proved_and_control_refuted(proof: object) -> None:
     result = run_one(proof, "proof")  # type: ignore[arg-type]
     assert result.status == "proved", result.note or result.counterexample
