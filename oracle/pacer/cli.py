@@ -34,7 +34,7 @@ from oracle.common.errors import EXIT_BAD_INPUT, TraceError, UsageError
 from oracle.common.jsonlines import read_text
 from oracle.common.output import OutputFile
 from oracle.golive.toolchain import GoBuildFailed
-from oracle.pacer import gotrace, machine, mutants
+from oracle.pacer import gotrace, machine
 from oracle.pacer.replay import Report, bundled_traces, replay_pacer
 
 JOBS = ("pacer-replay", "pacer-fuzz", "gen-pacer-traces", "pacer-mutants")
@@ -155,6 +155,8 @@ def _mutants(args: argparse.Namespace) -> int:
     traces = bundled_traces()
     if not traces:
         raise UsageError("no bundled pacing traces (python -m oracle gen-pacer-traces makes them)")
+    from oracle.pacer import mutants  # here, not at the top: the seeded bugs come with proofs/, which loads Z3
+
     results = mutants.run(args.names, traces, args.machine_seconds, progress=lambda line: print(line, flush=True))
     print(f"\n{'seeded bug':<28} {'proof':<24} {'go traces':<10} machine")
     for r in results:

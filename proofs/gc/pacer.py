@@ -387,9 +387,9 @@ MUTANTS: tuple[Mutant, ...] = (
 PROOFS = (
     Proof("pacer_goal_covers_roots", "with GOGC on and the limit not binding, the goal covers GOGC% of marked "
           "heap, stacks and globals, the heap minimum and the sweep distance", goal_covers_roots,
-          "goal_without_stacks", expected_seconds=3.0),
+          "goal_without_stacks", expected_seconds=12.0),
     Proof("pacer_limit_binds", "a memory-limit goal below the GOGC goal is the heap goal", limit_binds,
-          "minimum_after_limit", expected_seconds=3.0),
+          "minimum_after_limit", expected_seconds=6.0),
     Proof("pacer_limit_goal_fits", "the memory-limit goal is at least the marked heap and, with room, fits in the "
           "limit with non-heap memory and overage", limit_goal_fits, "overage_ignored", expected_seconds=2.0),
     Proof("pacer_trigger_order", "min trigger <= trigger <= max trigger <= goal, for every runway", trigger_order,
