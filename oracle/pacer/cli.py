@@ -90,8 +90,8 @@ def cmd_fuzz(argv: list[str]) -> int:
 def _fuzz(args: argparse.Namespace) -> int:
     out = OutputFile(args.out, [], "--out") if args.out else None
     result = machine.campaign(args.seconds, args.seed, args.examples)
-    head = (f"pacer-fuzz: {result.seeds} runs ({result.examples:,} examples of up to 40 steps) in "
-            f"{result.seconds:.1f}s")
+    runs = f"{result.seeds} run" + ("" if result.seeds == 1 else "s")
+    head = f"pacer-fuzz: {runs} ({result.examples:,} examples of up to 40 steps) in {result.seconds:.1f}s"
     if result.failure is None:
         print(f"{head}: every invariant held")
         return 0
