@@ -171,3 +171,17 @@ def test_version_2_headers() -> None:
     with pytest.raises(TraceError, match='"pages" must be'):
         read_header(json.dumps({**V2_HEADER, "pages": [1]}))
     assert parse_header(json.dumps(GC_HEADER))[0].to_json() == GC_HEADER["params"]  # version 1 writes no procs
+
+
+def test_a_version_2_trace_emitted_with_the_models_expects_replays(tmp_path: Path) -> None:
+    ops = [{"op": "alloc", "global": i % 2, "p": i % 2, "id": i, "size": 1 + i % 20, "noscan": True, "ptrs": []}
+           for i in range(1, 40)]
+    ops += [{"op": "gc"}, {"op": "sweep_one"}, {"op": "alloc", "global": 0, "id": 99, "size": 5, "noscan": True,
+                                                 "ptrs": []}, {"op": "finish_sweep"}]
+    bare = tmp_path / "bare.jsonl"
+    bare.write_text(gc_trace_text(ops, V2_HEADER))
+    out = tmp_path / "full.jsonl"
+    assert main(["gc-replay", str(bare), "--emit", str(out)]) == 0
+    emitted = [json.loads(line) for line in out.read_text().splitlines()]
+    assert emitted[0]["version"] == 2 and all("spans" in line["expect"] for line in emitted[1:])
+    assert main(["gc-replay", str(out)]) == 0
