@@ -87,8 +87,13 @@ def build_key(tc: Toolchain) -> str:
     return digest([str(tc.goroot), tc.version, *runtime_sources(tc), *overlay])
 
 
+_built: dict[str | None, Path] = {}  # per process: hashing the runtime's sources for the key takes a moment
+
+
 def build_driver(goroot: str | None = None, cache: BinaryCache | None = None) -> Path:
     """The test binary with the span-path driver (built once per key); GoUnavailable, one line, if it cannot be."""
+    if cache is None and goroot in _built and _built[goroot].is_file():
+        return _built[goroot]
     try:
         tc = find_toolchain(goroot)
 
@@ -102,7 +107,10 @@ def build_driver(goroot: str | None = None, cache: BinaryCache | None = None) ->
                 run_build(tc, [tc.go, "test", "-c", "-overlay", str(overlay), "-o", str(out), "runtime"], Path(tmp),
                           "the span-path driver")
 
-        return (cache or BinaryCache()).get("runtime-spanpath.test", build_key(tc), build)
+        binary = (cache or BinaryCache()).get("runtime-spanpath.test", build_key(tc), build)
+        if cache is None:
+            _built[goroot] = binary
+        return binary
     except GoNotFound as e:
         raise GoUnavailable(str(e)) from e
     except GoBuildFailed as e:
