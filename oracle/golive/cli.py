@@ -69,6 +69,8 @@ def gen_go_traces(argv: list[str]) -> int:
     parser.add_argument("--seed", type=count(0), nargs="+", default=None,
                         help="seed(s) for every selected profile (default: the committed set's seeds)")
     parser.add_argument("--ops", type=count(1), default=None, help="operations per trace (default: 1500-2000)")
+    parser.add_argument("--arch", choices=(*tracegen.ARCHES, "all"), default="all",
+                        help="the runtime's platform: amd64, 386 (GOARCH=386 on this machine) or all (default)")
     _goroot_option(parser)
     parser.add_argument("--no-variants", dest="variants", action="store_false",
                         help="skip the page-size variants (phys_page_pages 8 / huge_page_pages 0)")
@@ -77,7 +79,9 @@ def gen_go_traces(argv: list[str]) -> int:
 
     def body() -> int:
         tc = find_toolchain(goroot_of(args.goroot))
-        return tracegen.generate(tc, args.out, list(args.profiles), args.seed, args.ops, args.variants, args.verbose)
+        arches = tracegen.ARCHES if args.arch == "all" else (args.arch,)
+        return tracegen.generate(tc, args.out, list(args.profiles), args.seed, args.ops, args.variants, args.verbose,
+                                 arches)
 
     return run_command("gen-go-traces", body)
 

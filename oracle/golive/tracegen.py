@@ -29,9 +29,17 @@ the profile logic lives in the Go file. Page-size variants rerun a profile
 with a different physical page size and/or no huge pages, which only changes
 what forced scavenges release.
 
+Platforms. ``--arch 386`` builds the same files with GOARCH=386 (this machine
+runs 32-bit binaries), so the runtime's 32-bit page allocator
+(``mpagealloc_32bit.go``) answers; its traces name the platform in the header
+(``"arch": "386"``) and are bundled as ``go386_*.jsonl``. The ``top`` profile,
+32-bit only, drives the ends of that address space (SPEC.md, "Platforms").
+The committed set holds both platforms' traces (``--arch all``, the default).
+
 Usage::
 
-    python -m oracle gen-go-traces                     # the committed trace set
+    python -m oracle gen-go-traces                     # the committed trace set, both platforms
+    python -m oracle gen-go-traces --arch 386 --profiles top --seed 5 --out /tmp/t
     python -m oracle gen-go-traces --profiles churn --seed 7 --ops 800 --out /tmp/t
 """
 
@@ -63,7 +71,10 @@ PROFILES = (
     "sparse",
     "background",
     "padded",
+    "top",
 )
+ARCHES = ("amd64", "386")
+ONLY_32BIT = ("top",)  # profiles that need the 32-bit address space
 
 # Seeds used for the committed set when --seed is not given.
 DEFAULT_SEEDS: dict[str, tuple[int, ...]] = {
@@ -77,6 +88,17 @@ DEFAULT_SEEDS: dict[str, tuple[int, ...]] = {
     "padded": (1,),
 }
 
+# The committed 386 set: the shapes that differ on a 32-bit tree (crossing its root boundary, its top,
+# sparse chunks across a small address space), and plain churn and background cycles.
+DEFAULT_SEEDS_386: dict[str, tuple[int, ...]] = {
+    "churn": (1,),
+    "cross_chunk": (1,),
+    "exhaustion": (1,),
+    "sparse": (1,),
+    "background": (1,),
+    "top": (1, 2),
+}
+
 # Operations per trace when --ops is not given (keeps the set well under 2 MB).
 DEFAULT_OPS: dict[str, int] = {
     "churn": 2000,
@@ -87,6 +109,7 @@ DEFAULT_OPS: dict[str, int] = {
     "sparse": 1500,
     "background": 2000,
     "padded": 2000,
+    "top": 1500,
 }
 
 KIB = 1024
@@ -120,6 +143,7 @@ class Job:
     ops: int
     phys_page_bytes: int | None = None
     huge_page_bytes: int | None = None
+    arch: str = "amd64"  # the GOARCH the runtime is built for
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -138,8 +162,28 @@ def plan_jobs(
     seeds: list[int] | None,
     ops: int | None,
     variants: bool,
+    arches: tuple[str, ...] = ("amd64",),
 ) -> list[Job]:
-    """List the traces to make, in a stable order."""
+    """List the traces to make, in a stable order.
+
+    Without seeds, each platform makes its committed set's profiles among
+    those asked for; a 32-bit-only profile is skipped on amd64.
+    """
+    jobs: list[Job] = []
+    if "amd64" in arches:
+        jobs += _plan_amd64(out_dir, [p for p in profiles if p not in ONLY_32BIT], seeds, ops, variants)
+    if "386" in arches:
+        for profile in profiles:
+            chosen = seeds if seeds is not None else DEFAULT_SEEDS_386.get(profile, ())
+            n = ops if ops is not None else DEFAULT_OPS[profile]
+            for seed in chosen:
+                jobs.append(Job(out_dir / f"go386_{profile}_seed{seed}.jsonl", profile, seed, n, arch="386"))
+    return jobs
+
+
+def _plan_amd64(
+    out_dir: Path, profiles: list[str], seeds: list[int] | None, ops: int | None, variants: bool
+) -> list[Job]:
     jobs: list[Job] = []
     for profile in profiles:
         n = ops if ops is not None else DEFAULT_OPS[profile]
@@ -165,7 +209,17 @@ def plan_jobs(
 
 
 def run_go(tc: Toolchain, jobs: list[Job], verbose: bool) -> int:
-    """Run the Go test once for every job; returns the go exit status."""
+    """Run the Go test once per platform for its jobs; returns the first non-zero go exit status, else 0."""
+    for arch in ARCHES:
+        mine = [j for j in jobs if j.arch == arch]
+        if mine:
+            status = _run_go_arch(tc, mine, arch, verbose)
+            if status != 0:
+                return status
+    return 0
+
+
+def _run_go_arch(tc: Toolchain, jobs: list[Job], arch: str, verbose: bool) -> int:
     runtime_dir = tc.runtime_dir
     if not (runtime_dir / "export_test.go").is_file():
         print(f"gen-go-traces: {runtime_dir} has no export_test.go; is --goroot right?", file=sys.stderr)
@@ -178,7 +232,7 @@ def run_go(tc: Toolchain, jobs: list[Job], verbose: bool) -> int:
         spec_path = tmpdir / "spec.json"
         spec_path.write_text(json.dumps({"traces": [j.to_json() for j in jobs]}, indent=2))
 
-        env = tc.env(**{SPEC_ENV: str(spec_path)})
+        env = tc.env(**{SPEC_ENV: str(spec_path), "GOARCH": arch})
         cmd = [
             tc.go,
             "test",
@@ -206,11 +260,22 @@ def run_go(tc: Toolchain, jobs: list[Job], verbose: bool) -> int:
     return res.returncode
 
 
-def generate(tc: Toolchain, out_dir: Path, profiles: list[str], seeds: list[int] | None, ops: int | None,
-             variants: bool, verbose: bool) -> int:
+def generate(
+    tc: Toolchain,
+    out_dir: Path,
+    profiles: list[str],
+    seeds: list[int] | None,
+    ops: int | None,
+    variants: bool,
+    verbose: bool,
+    arches: tuple[str, ...] = ARCHES,
+) -> int:
     """Write the traces; 0, or 1 if the Go side failed."""
     out_dir = output_folder(out_dir.resolve(), "--out")
-    jobs = plan_jobs(out_dir, profiles, seeds, ops, variants)
+    jobs = plan_jobs(out_dir, profiles, seeds, ops, variants, arches)
+    if not jobs:
+        print("gen-go-traces: nothing to make (profile top needs --arch 386)", file=sys.stderr)
+        return 2
     if run_go(tc, jobs, verbose) != 0:
         return 1
     for job in jobs:

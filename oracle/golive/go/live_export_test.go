@@ -11,12 +11,6 @@
 
 package runtime
 
-// LiveChunkLimit is one past the highest chunk index the allocator can map
-// (the address space is 1<<heapAddrBits bytes of chunks).
-func LiveChunkLimit() uintptr {
-	return (uintptr(1) << heapAddrBits) / pallocChunkBytes
-}
-
 // LiveRangeUnmapped reports whether no byte of [base, limit) is in the
 // allocator's in-use address ranges, i.e. whether grow may add it.
 func (p *PageAlloc) LiveRangeUnmapped(base, limit uintptr) bool {

@@ -20,8 +20,10 @@
 //	{"op": "go_state"} -> the allocator's search hint and scavenge cursors,
 //	                      as pages of the trace (null: full heap / cleared).
 //
-// Trace chunk C is the runtime's chunk BaseChunkIdx+C, as in the trace
-// generator. When the header's phys_page_pages / huge_page_pages differ from
+// Trace chunk C is the runtime's chunk origin+C, and a trace may grow chunks
+// [first, limit) (runtime.TraceChunkSpace: origin BaseChunkIdx on 64-bit
+// platforms, 0 on 32-bit ones, as in the trace generator). The header's
+// params.arch (absent: amd64) must be the GOARCH the driver was built for. When the header's phys_page_pages / huge_page_pages differ from
 // the runtime's own, every scavenge runs with the runtime's physPageSize and
 // physHugePageSize replaced by the header's, with the world stopped for the
 // duration of the call (TraceGenScavenge); nothing else in pageAlloc reads
@@ -47,9 +49,10 @@ import (
 const lvEnv = "PAGEALLOC_LIVE"
 
 type lvParams struct {
-	ChunkPages    *int64 `json:"chunk_pages"`
-	PhysPagePages *int64 `json:"phys_page_pages"`
-	HugePagePages *int64 `json:"huge_page_pages"`
+	Arch          *string `json:"arch"`
+	ChunkPages    *int64  `json:"chunk_pages"`
+	PhysPagePages *int64  `json:"phys_page_pages"`
+	HugePagePages *int64  `json:"huge_page_pages"`
 }
 
 type lvMsg struct {
@@ -68,7 +71,8 @@ type lvMsg struct {
 type lvSession struct {
 	pa         lvAlloc // the allocator, through live_alloc_test.go (a mutant build gates its calls)
 	base       uintptr
-	maxChunks  int64 // trace chunks [0, maxChunks) exist in the runtime's address space
+	firstChunk int64 // a trace may grow chunks [firstChunk, maxChunks) (runtime.TraceChunkSpace)
+	maxChunks  int64
 	version    int64
 	caches     map[int64]*lvCache
 	padded     map[int64]bool // pages pad marked: no allocation owns them, so a free of one is refused
@@ -84,8 +88,15 @@ type lvDriver struct {
 	hugeRT uintptr
 }
 
-// lvMaxCount bounds page counts so that byte counts cannot overflow.
-const lvMaxCount = int64(1) << 40
+// lvMaxCount bounds page counts so that byte counts cannot overflow a uintptr:
+// below the address space's pages on 32-bit platforms, 1<<40 on 64-bit ones.
+var lvMaxCount = func() int64 {
+	_, _, limit := runtime.TraceChunkSpace()
+	if runtime.PageAlloc64Bit == 0 {
+		return int64(limit)*int64(runtime.PallocChunkPages) - 1
+	}
+	return int64(1) << 40
+}()
 
 func TestPageAllocLive(t *testing.T) {
 	if os.Getenv(lvEnv) == "" {
@@ -118,7 +129,8 @@ func (d *lvDriver) reset() {
 	if d.s != nil {
 		if !d.s.grown {
 			// FreePageAlloc expects mapped summaries; the heap is discarded anyway.
-			d.s.pa.TraceGenGrow(d.s.base, uintptr(runtime.PallocChunkPages)*runtime.PageSize)
+			chunkBytes := uintptr(runtime.PallocChunkPages) * runtime.PageSize
+			d.s.pa.TraceGenGrow(d.s.base+uintptr(d.s.firstChunk)*chunkBytes, chunkBytes)
 		}
 		runtime.FreePageAlloc(d.s.pa.PageAlloc)
 		d.s = nil
@@ -273,9 +285,10 @@ func (d *lvDriver) hello() {
 	if phys < 1 {
 		phys = 1
 	}
-	fmt.Fprintf(sliceWriter{&d.out}, `{"chunk_pages": %d, "phys_page_pages": %d, "huge_page_pages": %d, "phys_page_bytes": %d, "huge_page_bytes": %d, "go_version": %q, "max_chunks": %d}`,
+	_, first, limit := runtime.TraceChunkSpace()
+	fmt.Fprintf(sliceWriter{&d.out}, `{"chunk_pages": %d, "phys_page_pages": %d, "huge_page_pages": %d, "phys_page_bytes": %d, "huge_page_bytes": %d, "go_version": %q, "arch": %q, "first_chunk": %d, "max_chunks": %d}`,
 		runtime.PallocChunkPages, phys, d.hugeRT/runtime.PageSize, d.physRT, d.hugeRT, runtime.Version(),
-		int64(runtime.LiveChunkLimit())-int64(runtime.BaseChunkIdx))
+		runtime.GOARCH, first, limit)
 }
 
 type sliceWriter struct{ b *[]byte }
@@ -301,6 +314,14 @@ func (d *lvDriver) header(m *lvMsg) {
 		d.fail("header: params needs chunk_pages, phys_page_pages and huge_page_pages")
 		return
 	}
+	arch := "amd64"
+	if p.Arch != nil {
+		arch = *p.Arch
+	}
+	if arch != runtime.GOARCH {
+		d.fail("header: the trace is for %s (params.arch), this driver runs the %s runtime", arch, runtime.GOARCH)
+		return
+	}
 	if *p.ChunkPages != int64(runtime.PallocChunkPages) {
 		d.fail("header: the runtime's chunks have %d pages, the trace wants %d", runtime.PallocChunkPages, *p.ChunkPages)
 		return
@@ -320,15 +341,17 @@ func (d *lvDriver) header(m *lvMsg) {
 		rtPhys = 1
 	}
 	rtHuge := int64(d.hugeRT / runtime.PageSize)
+	origin, first, limit := runtime.TraceChunkSpace()
 	s := &lvSession{
-		pa:        lvNewAlloc(),
-		base:      runtime.PageBase(runtime.BaseChunkIdx, 0),
-		maxChunks: int64(runtime.LiveChunkLimit()) - int64(runtime.BaseChunkIdx),
-		version:   *m.Version,
-		caches:    map[int64]*lvCache{},
-		override:  phys != rtPhys || huge != rtHuge,
-		phys:      uintptr(phys) * runtime.PageSize,
-		huge:      uintptr(huge) * runtime.PageSize,
+		pa:         lvNewAlloc(),
+		base:       runtime.PageBase(runtime.ChunkIdx(origin), 0),
+		firstChunk: int64(first),
+		maxChunks:  int64(limit),
+		version:    *m.Version,
+		caches:     map[int64]*lvCache{},
+		override:   phys != rtPhys || huge != rtHuge,
+		phys:       uintptr(phys) * runtime.PageSize,
+		huge:       uintptr(huge) * runtime.PageSize,
 	}
 	d.s = s
 	fmt.Fprintf(sliceWriter{&d.out}, `{"ok": true, "snapshot": false, "override": %t, "runtime": {"chunk_pages": %d, "phys_page_pages": %d, "huge_page_pages": %d}}`,
@@ -341,8 +364,8 @@ func (d *lvDriver) pageOf(addr uintptr) int64 { return int64((addr - d.s.base) /
 
 func (d *lvDriver) grow(c, k int64) {
 	s := d.s
-	if c+k > s.maxChunks {
-		d.fail("grow of chunks [%d, %d) goes past the runtime's address space (%d chunks from the trace's chunk 0)", c, c+k, s.maxChunks)
+	if c < s.firstChunk || c+k > s.maxChunks {
+		d.fail("grow of chunks [%d, %d) leaves the chunks of the %s address space a trace may grow, [%d, %d)", c, c+k, runtime.GOARCH, s.firstChunk, s.maxChunks)
 		return
 	}
 	chunkBytes := uintptr(runtime.PallocChunkPages) * runtime.PageSize

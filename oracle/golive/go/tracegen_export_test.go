@@ -19,6 +19,27 @@ func TraceGenNewPageAlloc() *PageAlloc {
 	return (*PageAlloc)(p)
 }
 
+// TraceChunkSpace says where a trace's chunks lie (model/geometry.py, Arch):
+// trace chunk C is the allocator's chunk origin+C, and a trace may grow trace
+// chunks [first, limit). On 64-bit platforms origin is BaseChunkIdx, as in
+// Go's own tests, and the range runs to the top of the address space. On
+// 32-bit ones origin is 0, so a trace reaches every summary of the tree; the
+// range leaves out chunk 0 (its first page is address 0, which alloc returns
+// for failure) and the last chunk (its limit, 1<<32, does not fit a uintptr:
+// grow throws on it, and the heap never maps it).
+func TraceChunkSpace() (origin, first, limit uintptr) {
+	chunks := uintptr(1) << (heapAddrBits - logPallocChunkBytes)
+	if pageAlloc64Bit != 0 {
+		return uintptr(BaseChunkIdx), 0, chunks - uintptr(BaseChunkIdx)
+	}
+	return 0, 1, chunks - 1
+}
+
+// TraceRootChunks is the number of chunks one root-level summary covers.
+func TraceRootChunks() int {
+	return 1 << (levelLogPages[0] - logPallocChunkPages)
+}
+
 // TraceGenGrow calls pageAlloc.grow(base, size) with the allocator's lock
 // held, exactly as the heap does when it maps new memory.
 func (p *PageAlloc) TraceGenGrow(base, size uintptr) {

@@ -102,14 +102,15 @@ var tgProfiles = map[string]func(g *tgGen){
 	"sparse":         (*tgGen).runSparse,
 	"background":     (*tgGen).runBackground,
 	"padded":         (*tgGen).runPadded,
+	"top":            (*tgGen).runTop,
 }
 
 // tgVersion is the trace format version a profile needs: background uses
-// next_gen and non-forced scavenges, which version 2 added; padded uses pad,
+// next_gen and non-forced scavenges, which version 2 added (top too); padded uses pad,
 // which version 3 added.
 func tgVersion(profile string) int {
 	switch profile {
-	case "background":
+	case "background", "top":
 		return 2
 	case "padded":
 		return 3
@@ -154,22 +155,37 @@ func tgRunJob(t *testing.T, job tgJob) {
 		t.Fatalf("creating output: %v", err)
 	}
 	w := bufio.NewWriter(f)
-	fmt.Fprintf(w, `{"trace": "pagealloc", "version": %d, "params": {"chunk_pages": %d, "phys_page_pages": %d, "huge_page_pages": %d}}`+"\n",
-		tgVersion(job.Profile), tgChunkPages, physPages, hugePages)
+	arch := ""
+	if runtime.PageAlloc64Bit == 0 {
+		arch = fmt.Sprintf(`, "arch": %q`, runtime.GOARCH) // absent means amd64
+	}
+	fmt.Fprintf(w, `{"trace": "pagealloc", "version": %d, "params": {"chunk_pages": %d, "phys_page_pages": %d, "huge_page_pages": %d%s}}`+"\n",
+		tgVersion(job.Profile), tgChunkPages, physPages, hugePages, arch)
+	origin, first, limit := runtime.TraceChunkSpace()
+	maxPages := int(limit)*tgChunkPages - 1 // below the address space's pages: bytes fit a uintptr
+	if runtime.PageAlloc64Bit != 0 {
+		maxPages = int(^uint(0) >> 1)
+	}
 
 	g := &tgGen{
-		t:        t,
-		rng:      rand.New(rand.NewSource(job.Seed)),
-		pa:       runtime.TraceGenNewPageAlloc(),
-		base:     runtime.PageBase(runtime.BaseChunkIdx, 0),
-		budget:   job.Ops,
-		out:      w,
-		chunks:   map[int][]bool{},
-		caches:   map[int]*tgCache{},
-		override: override,
-		phys:     phys,
-		huge:     huge,
-		counts:   map[string]int{},
+		t:          t,
+		rng:        rand.New(rand.NewSource(job.Seed)),
+		pa:         runtime.TraceGenNewPageAlloc(),
+		base:       runtime.PageBase(runtime.ChunkIdx(origin), 0),
+		origin:     int(origin),
+		first:      int(first),
+		limit:      int(limit),
+		low:        int(runtime.BaseChunkIdx) - int(origin),
+		maxPages:   maxPages,
+		rootChunks: runtime.TraceRootChunks(),
+		budget:     job.Ops,
+		out:        w,
+		chunks:     map[int][]bool{},
+		caches:     map[int]*tgCache{},
+		override:   override,
+		phys:       phys,
+		huge:       huge,
+		counts:     map[string]int{},
 	}
 	run(g)
 	g.checkShadow()
@@ -216,10 +232,18 @@ type tgGen struct {
 	t      *testing.T
 	rng    *rand.Rand
 	pa     *runtime.PageAlloc
-	base   uintptr
+	base   uintptr // the address of trace page 0
 	budget int
-	nops   int
-	out    *bufio.Writer
+
+	// Where the trace's chunks lie (runtime.TraceChunkSpace): trace chunk C
+	// is the allocator's chunk origin+C, a trace may grow [first, limit),
+	// and the profiles' chunk 0 is trace chunk low (BaseChunkIdx, as in
+	// Go's tests, on every platform). rootChunks is a root entry's chunks.
+	origin, first, limit, low, rootChunks int
+	maxPages                              int // a page count's bound (its bytes must fit a uintptr)
+
+	nops int
+	out  *bufio.Writer
 
 	chunks    map[int][]bool // shadow: true means allocated in the allocator
 	order     []int          // sorted keys of chunks
@@ -374,7 +398,7 @@ func (g *tgGen) maxRun() int {
 // checkShadow compares the shadow with the allocator's own bitmaps.
 func (g *tgGen) checkShadow() {
 	for _, c := range g.order {
-		pd := g.pa.PallocData(runtime.BaseChunkIdx + runtime.ChunkIdx(c))
+		pd := g.pa.PallocData(runtime.ChunkIdx(g.origin + c))
 		if pd == nil {
 			g.fatalf("chunk %d has no bitmap", c)
 		}
@@ -389,8 +413,11 @@ func (g *tgGen) checkShadow() {
 
 // ---- operations (each runs on the allocator and emits one trace line) ----
 
+// at is the trace chunk of a profile's chunk c.
+func (g *tgGen) at(c int) int { return g.low + c }
+
 func (g *tgGen) canGrow(c, k int) bool {
-	if c < 0 || k < 1 {
+	if c < g.first || k < 1 || c+k > g.limit {
 		return false
 	}
 	for i := c; i < c+k; i++ {
@@ -405,7 +432,7 @@ func (g *tgGen) opGrow(c, k int) {
 	if !g.canGrow(c, k) {
 		g.fatalf("invalid grow %d+%d", c, k)
 	}
-	base := runtime.PageBase(runtime.BaseChunkIdx+runtime.ChunkIdx(c), 0)
+	base := runtime.PageBase(runtime.ChunkIdx(g.origin+c), 0)
 	g.pa.TraceGenGrow(base, uintptr(k)*runtime.PallocChunkPages*runtime.PageSize)
 	for i := c; i < c+k; i++ {
 		g.chunks[i] = make([]bool, tgChunkPages)
@@ -417,7 +444,7 @@ func (g *tgGen) opGrow(c, k int) {
 
 // growNext grows k chunks right after the highest existing chunk.
 func (g *tgGen) growNext(k int) {
-	c := 0
+	c := g.low
 	if len(g.order) > 0 {
 		c = g.order[len(g.order)-1] + 1
 	}
@@ -622,6 +649,7 @@ func (g *tgGen) opScavenge(n int) int {
 	if n < 1 {
 		g.fatalf("scavenge of %d pages", n)
 	}
+	n = min(n, g.maxPages)
 	r := g.pa.TraceGenScavenge(uintptr(n)*runtime.PageSize, g.override, g.phys, g.huge)
 	if r%runtime.PageSize != 0 {
 		g.fatalf("scavenge released %d bytes, not whole pages", r)
@@ -639,6 +667,7 @@ func (g *tgGen) opScavenge(n int) int {
 
 // opScavengeBg is a non-forced scavenge (the background scavenger's kind).
 func (g *tgGen) opScavengeBg(n int) int {
+	n = min(n, g.maxPages)
 	r := g.pa.TraceGenScavengeBg(uintptr(n)*runtime.PageSize, g.override, g.phys, g.huge)
 	if r%runtime.PageSize != 0 {
 		g.fatalf("scavenge released %d bytes, not whole pages", r)
@@ -781,8 +810,8 @@ func (g *tgGen) runWithSchedule(sched []tgGrowAt, step func()) {
 			sched = sched[1:]
 			if s.chunk < 0 {
 				g.growNext(s.k)
-			} else if g.canGrow(s.chunk, s.k) {
-				g.opGrow(s.chunk, s.k)
+			} else if g.canGrow(g.at(s.chunk), s.k) {
+				g.opGrow(g.at(s.chunk), s.k)
 			}
 			continue
 		}
@@ -840,10 +869,10 @@ func (g *tgGen) withCoverage(step func()) func() {
 func (g *tgGen) runChurn() {
 	g.ncacheIDs = 2
 	if g.rng.Intn(2) == 0 {
-		g.opGrow(0, 2)
+		g.opGrow(g.at(0), 2)
 	} else {
-		g.opGrow(0, 1)
-		g.opGrow(1, 1)
+		g.opGrow(g.at(0), 1)
+		g.opGrow(g.at(1), 1)
 	}
 	sched := []tgGrowAt{{0.35, -1, 1}}
 	if g.rng.Intn(2) == 0 {
@@ -876,7 +905,7 @@ func (g *tgGen) runChurn() {
 // chunk boundaries, mixed with small ones that fragment the heap.
 func (g *tgGen) runCrossChunk() {
 	g.ncacheIDs = 2
-	g.opGrow(0, 4)
+	g.opGrow(g.at(0), 4)
 	sched := []tgGrowAt{{0.3, -1, 2}, {0.6, -1, 4}}
 	special := []int{511, 512, 513, 1023, 1024, 1025, 1536}
 	m := &tgMix{
@@ -905,7 +934,7 @@ func (g *tgGen) runCrossChunk() {
 // allocations, flushes, and frees of cache-allocated pages.
 func (g *tgGen) runCacheHeavy() {
 	g.ncacheIDs = 6
-	g.opGrow(0, 2)
+	g.opGrow(g.at(0), 2)
 	sched := []tgGrowAt{{0.5, -1, 1}}
 	m := &tgMix{
 		alloc: 10, free: 25, fill: 15, calloc: 35, flush: 8, scav: 5,
@@ -926,7 +955,7 @@ func (g *tgGen) runCacheHeavy() {
 // allocations and cache fills that pick the scavenged pages back up.
 func (g *tgGen) runScavengeHeavy() {
 	g.ncacheIDs = 2
-	g.opGrow(0, 3)
+	g.opGrow(g.at(0), 3)
 	sched := []tgGrowAt{{0.5, -1, 1}}
 	sizes := []int{1, 2, 3, 5, 8, 16, 31, 64, 100, 255, 256, 257, 511, 512, 513, 1000}
 	small := &tgMix{
@@ -992,7 +1021,7 @@ func (g *tgGen) runScavengeHeavy() {
 // part, fail again, occasionally grow while exhausted.
 func (g *tgGen) runExhaustion() {
 	g.ncacheIDs = 2
-	g.opGrow(0, 2)
+	g.opGrow(g.at(0), 2)
 	sched := []tgGrowAt{{0.3, -1, 1}, {0.65, -1, 2}}
 	n := 0
 	phase := 0
@@ -1080,11 +1109,19 @@ func (g *tgGen) runExhaustion() {
 // across a hole, and cache fills next to a hole.
 func (g *tgGen) runSparse() {
 	g.ncacheIDs = 3
-	g.opGrow(7, 1)
-	g.opGrow(70000, 1)
+	// A chunk far above (70,000 chunks on 64-bit platforms, near the top of
+	// a 32-bit address space), and a pair 4 chunks past the next root-entry
+	// boundary.
+	far := 70000
+	if g.limit-g.low < 2*far {
+		far = g.limit - g.low - 50
+	}
+	pastRoot := g.rootChunks - g.low%g.rootChunks + 4
+	g.opGrow(g.at(7), 1)
+	g.opGrow(g.at(far), 1)
 	// Chunk 0 arrives below everything else after some traffic; 8 extends 7
 	// upwards; 5 and then 6 close the hole below 7.
-	sched := []tgGrowAt{{0.08, 0, 1}, {0.2, 4100, 2}, {0.45, 8, 1}, {0.65, 5, 1}, {0.8, 6, 1}}
+	sched := []tgGrowAt{{0.08, 0, 1}, {0.2, pastRoot, 2}, {0.45, 8, 1}, {0.65, 5, 1}, {0.8, 6, 1}}
 	m := &tgMix{
 		alloc: 40, free: 33, fill: 6, calloc: 8, flush: 3, scav: 4,
 		allocSize: func(g *tgGen) int {
@@ -1249,7 +1286,7 @@ func (g *tgGen) hugePageProbe() {
 // scavenger must skip for the cycle they became dense in and the next.
 func (g *tgGen) runBackground() {
 	g.ncacheIDs = 2
-	g.opGrow(0, 4)
+	g.opGrow(g.at(0), 4)
 	sched := []tgGrowAt{{0.4, -1, 1}}
 	sizes := []int{1, 3, 8, 64, 100, 256, 512, 2000}
 	mix := &tgMix{
@@ -1288,8 +1325,8 @@ func (g *tgGen) runBackground() {
 // scavenges and GC cycles around it.
 func (g *tgGen) runPadded() {
 	g.ncacheIDs = 2
-	g.opGrow(0, 2)
-	g.opPad(0, g.between(1, tgChunkPages-1))
+	g.opGrow(g.at(0), 2)
+	g.opPad(g.at(0)*tgChunkPages, g.between(1, tgChunkPages-1))
 	sched := []tgGrowAt{{0.5, -1, 1}}
 	sizes := []int{1, 3, 8, 64, 100, 256, 512, 2000}
 	mix := &tgMix{
@@ -1314,4 +1351,74 @@ func (g *tgGen) runPadded() {
 		}
 	}
 	g.runWithSchedule(sched, g.withCoverage(step))
+}
+
+// top (32-bit runtimes only): the ends of the address space. Chunks on both
+// sides of the boundary between the two root entries and the highest chunks a
+// trace may grow come first; the lowest chunk, then runs below and above the
+// boundary, arrive later, until one free run reaches from below the boundary
+// to the top and the upper root entry is wholly grown (wholly free, it is the
+// one summary Go packs specially). Allocations cross the boundary, some as
+// long as the longest free run (and one page more), the heap is driven to
+// exhaustion, and forced and background scavenges walk down from the top,
+// between GC cycles.
+func (g *tgGen) runTop() {
+	if runtime.PageAlloc64Bit != 0 {
+		g.fatalf("profile top is for 32-bit runtimes (build with GOARCH=386)")
+	}
+	g.ncacheIDs = 3
+	boundary := g.low - g.low%g.rootChunks + g.rootChunks // trace chunk of the first root boundary above the base
+	g.opGrow(boundary-2, 4)
+	g.opGrow(g.limit-3, 3)
+	grows := []struct {
+		at   float64
+		c, k int
+	}{
+		{0.1, g.first, 1},
+		{0.25, boundary + 2, 200},
+		{0.45, boundary - 302, 300},
+		{0.65, boundary + 202, g.limit - 3 - (boundary + 202)},
+	}
+	sizes := []int{1, 8, 64, 512, 4096, 100000}
+	mix := &tgMix{
+		alloc: 50, free: 30, fill: 5, calloc: 6, flush: 3, scav: 4,
+		allocSize: func(g *tgGen) int {
+			switch r := g.rng.Intn(100); {
+			case r < 30:
+				return g.between(1, 32)
+			case r < 50:
+				return g.between(33, 600)
+			case r < 70:
+				return g.between(511, 4096)
+			case r < 85:
+				return g.between(4096, 60000)
+			case r < 93:
+				return max(1, g.maxRun())
+			default:
+				return g.maxRun() + 1
+			}
+		},
+		scavSize: func(g *tgGen) int { return sizes[g.rng.Intn(len(sizes))] },
+		partial:  0.2, lowUtil: 0.2, highUtil: 0.9,
+	}
+	step := func() {
+		if len(grows) > 0 && float64(g.nops) >= grows[0].at*float64(g.budget) {
+			if gr := grows[0]; g.canGrow(gr.c, gr.k) {
+				g.opGrow(gr.c, gr.k)
+			}
+			grows = grows[1:]
+			return
+		}
+		switch r := g.rng.Intn(40); {
+		case r < 2:
+			g.opNextGen()
+		case r < 6:
+			g.opScavengeBg(sizes[g.rng.Intn(len(sizes))])
+		case r < 7:
+			g.opScavenge(g.maxPages)
+		default:
+			g.step(mix)
+		}
+	}
+	g.runWithSchedule(nil, g.withCoverage(step))
 }
