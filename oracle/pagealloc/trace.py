@@ -266,8 +266,21 @@ def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
 
 
 def _checked(ops: Iterator[Op], params: Params) -> Iterator[Op]:
+    """check_in_space of every op, with the address space's limits worked out once for the whole trace.
+
+    check_in_space itself runs only for an op outside them, to raise its
+    error; every other op passes both of its checks here.
+    """
+    space = params.space
+    first, limit = space.first_chunk, space.chunk_limit(params.chunk_pages)
+    max_npages = space.max_npages(params.chunk_pages)
     for op in ops:
-        check_in_space(op, params)
+        args = op.args
+        npages = args.get("npages")
+        if (npages is not None and npages > max_npages) or (
+            op.kind == "grow" and (args["chunk"] < first or args["chunk"] + args["nchunks"] > limit)
+        ):
+            check_in_space(op, params)
         yield op
 
 
