@@ -152,3 +152,11 @@ def test_mark_reads_a_version_2_heap(tmp_path: Path, capsys: pytest.CaptureFixtu
     for impl in ("model", "fast"):
         assert main(["mark", str(write_json(tmp_path, doc)), "--impl", impl, "--json", "--compare"]) == 0
         assert json.loads(capsys.readouterr().out)["marked"] == [1, 2]  # 1 shares 2's tiny block
+
+
+def test_the_tiny_example_is_a_version_2_heap_fast_agrees_on(capsys: pytest.CaptureFixture[str]) -> None:
+    path = Path(gc_snapshot.__file__).parent / "examples" / "tiny.json"
+    spec = gc_snapshot.load(path)
+    assert spec.tiny and any(o.size == 0 for o in spec.objects) and spec.finalizers == ("v2",)
+    assert main(["mark", str(path), "--impl", "fast", "--compare", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["finalize"] == ["v2"]
