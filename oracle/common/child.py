@@ -287,8 +287,8 @@ class ChildProcess:
             self.proc.wait(timeout=5)
 
     def close(self, grace: float = 5.0) -> None:
-        """End of input, a few seconds to exit by itself, then kill."""
-        if self.proc.stdin is not None:
+        """End of input, a few seconds to exit by itself, then kill. Closing twice is harmless."""
+        if self.proc.stdin is not None and not self.proc.stdin.closed:
             with contextlib.suppress(OSError):
                 os.set_blocking(self.proc.stdin.fileno(), True)
                 self.proc.stdin.close()

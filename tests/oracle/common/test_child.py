@@ -104,3 +104,11 @@ def test_extra_and_malformed_answers(tmp_path: Path) -> None:
     garbage = child(tmp_path, "import sys\nfor line in sys.stdin:\n    print('{\"a\": 1, \"a\": 2}', flush=True)\n")
     with pytest.raises(ImplementationFailed, match="duplicate key"):
         garbage.request({})
+
+
+def test_closing_twice_is_harmless(tmp_path: Path) -> None:
+    """child.close_all at exit (or a test's cleanup) may close a child its owner closes again later."""
+    c = child(tmp_path, ECHO)
+    c.close()
+    c.close()
+    assert not c.alive()
