@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import contextlib
 import os
 import re
 import shutil
@@ -193,11 +194,13 @@ def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
             time.sleep(2)
             counts = valid_examples()
     finally:
-        os.killpg(proc.pid, signal.SIGINT)  # HypoFuzz runs until interrupted
+        with contextlib.suppress(ProcessLookupError):  # gone already: its output says why
+            os.killpg(proc.pid, signal.SIGINT)  # HypoFuzz runs until interrupted
         try:
             out, _ = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
             out, _ = proc.communicate(timeout=10)
     assert "using 2 processes to fuzz 2 tests" in out, out[-3000:]
     # A failure HypoFuzz found in a machine is a finding: it fails the test with its reason.
