@@ -1,6 +1,6 @@
 """`python -m oracle bench`: the model and fast/ on the same workloads, and Go's own benchmarks beside fast.
 
-(One module of about 600 lines: the two tables are one command's output, and
+(It is one piece, about 600 lines: the two tables are one command's output, and
 the Go part pairs its cases with fast measurements and rows made here.)
 
 This is a benchmark, not a test: it measures and prints; nothing in it

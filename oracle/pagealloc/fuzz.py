@@ -32,6 +32,10 @@ timeline and the failure's report page (oracle.report.page), `TRACE.html`.
 
 `short_campaign` is the few-second campaign the default job runs.
 `replay_safe` re-checks a safe-level failure trace.
+
+It is one piece: rounds, workers, the shared database and the progress and
+summary they feed are one campaign loop, and split apart each part would
+pass the others' state back and forth.
 """
 
 from __future__ import annotations
