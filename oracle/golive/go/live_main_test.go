@@ -88,15 +88,8 @@ type lvDriver struct {
 	hugeRT uintptr
 }
 
-// lvMaxCount bounds page counts so that byte counts cannot overflow a uintptr:
-// below the address space's pages on 32-bit platforms, 1<<40 on 64-bit ones.
-var lvMaxCount = func() int64 {
-	_, _, limit := runtime.TraceChunkSpace()
-	if runtime.PageAlloc64Bit == 0 {
-		return int64(limit)*int64(runtime.PallocChunkPages) - 1
-	}
-	return int64(1) << 40
-}()
+// lvMaxCount bounds page counts so that byte counts cannot overflow a uintptr.
+var lvMaxCount = runtime.TraceMaxPages()
 
 func TestPageAllocLive(t *testing.T) {
 	if os.Getenv(lvEnv) == "" {

@@ -35,6 +35,16 @@ func TraceChunkSpace() (origin, first, limit uintptr) {
 	return 0, 1, chunks - 1
 }
 
+// TraceMaxPages bounds the page count of one operation: below the address
+// space's pages on 32-bit platforms (so that its bytes fit a uintptr), and
+// 1<<40 on 64-bit ones.
+func TraceMaxPages() int64 {
+	if pageAlloc64Bit != 0 {
+		return 1 << 40
+	}
+	return int64(uintptr(1)<<(heapAddrBits-logPallocChunkBytes))*pallocChunkPages - 1
+}
+
 // TraceRootChunks is the number of chunks one root-level summary covers.
 func TraceRootChunks() int {
 	return 1 << (levelLogPages[0] - logPallocChunkPages)

@@ -162,10 +162,7 @@ func tgRunJob(t *testing.T, job tgJob) {
 	fmt.Fprintf(w, `{"trace": "pagealloc", "version": %d, "params": {"chunk_pages": %d, "phys_page_pages": %d, "huge_page_pages": %d%s}}`+"\n",
 		tgVersion(job.Profile), tgChunkPages, physPages, hugePages, arch)
 	origin, first, limit := runtime.TraceChunkSpace()
-	maxPages := int(limit)*tgChunkPages - 1 // below the address space's pages: bytes fit a uintptr
-	if runtime.PageAlloc64Bit != 0 {
-		maxPages = int(^uint(0) >> 1)
-	}
+	maxPages := int(min(runtime.TraceMaxPages(), int64(^uint(0)>>1)))
 
 	g := &tgGen{
 		t:          t,
@@ -1357,11 +1354,12 @@ func (g *tgGen) runPadded() {
 // sides of the boundary between the two root entries and the highest chunks a
 // trace may grow come first; the lowest chunk, then runs below and above the
 // boundary, arrive later, until one free run reaches from below the boundary
-// to the top and the upper root entry is wholly grown (wholly free, it is the
-// one summary Go packs specially). Allocations cross the boundary, some as
-// long as the longest free run (and one page more), the heap is driven to
-// exhaustion, and forced and background scavenges walk down from the top,
-// between GC cycles.
+// to the top, and the upper root entry is grown but for its last chunk (which
+// no heap maps, so a 32-bit root entry is never wholly free, and Go's packed
+// encoding of a wholly free root entry never arises there). Allocations cross
+// the boundary, some as long as the longest free run (and one page more), the
+// heap is driven to exhaustion, and forced and background scavenges walk down
+// from the top, between GC cycles.
 func (g *tgGen) runTop() {
 	if runtime.PageAlloc64Bit != 0 {
 		g.fatalf("profile top is for 32-bit runtimes (build with GOARCH=386)")
