@@ -48,9 +48,13 @@ runtime throws, every answer before the fatal operation has arrived, and
 the crash is pinned to its operation. ``apply(op)`` is a batch of one.
 
 Invariants and conventions:
-  * Trace chunk C is the runtime's chunk BaseChunkIdx+C (as in the bundled
-    traces, so even the search hint coincides); chunks past the runtime's
-    address space (``max_chunks`` from the hello answer) are refused.
+  * Trace chunk C is the runtime's chunk origin+C (as in the bundled
+    traces, so even the search hint coincides): origin BaseChunkIdx on
+    amd64, 0 on 386 (model.geometry.Arch). Chunks outside [first_chunk,
+    max_chunks) of the hello answer are refused.
+  * One build per platform: ``arch`` "386" builds with GOARCH=386 (the
+    32-bit page allocator, mpagealloc_32bit.go), which this machine runs;
+    a trace's header names its platform, and a driver refuses another's.
   * The driver refuses (``{"error": ...}``, nothing changed) every
     operation the model refuses (a free of a free, unmapped or cached page,
     a grow over a chunk, an unknown cache id, a fill of a non-empty
@@ -76,8 +80,9 @@ from pathlib import Path
 from typing import Any
 
 from model.errors import InvalidOperation, ParameterError
+from model.geometry import ARCHES
 from oracle.common.child import ChildProcess
-from oracle.common.errors import ImplementationFailed, TraceError
+from oracle.common.errors import ImplementationFailed, TraceError, UsageError
 from oracle.golive.mutation import Mutation
 from oracle.golive.toolchain import BinaryCache, Toolchain, digest, find_toolchain, run_build, runtime_sources
 from oracle.pagealloc.protocol import Answer, Crash, Refusal
@@ -110,10 +115,11 @@ def external_test_files(runtime_dir: Path) -> list[str]:
     return out
 
 
-def build_key(tc: Toolchain, mutation: Mutation | None) -> str:
+def build_key(tc: Toolchain, mutation: Mutation | None, arch: str = "amd64") -> str:
     overlay = [name.encode() + b"\0" + (GO_DIR / name).read_bytes() for name in OVERLAY_FILES]
     mutated = mutation.key() if mutation else "pristine"
-    return digest([str(tc.goroot), tc.version, *runtime_sources(tc), *overlay, mutated])
+    platform = [] if arch == "amd64" else [f"GOARCH={arch}"]  # amd64 keeps the keys it always had
+    return digest([str(tc.goroot), tc.version, *runtime_sources(tc), *overlay, mutated, *platform])
 
 
 def mutated_source(tc: Toolchain, mutation: Mutation) -> str:
@@ -123,9 +129,15 @@ def mutated_source(tc: Toolchain, mutation: Mutation) -> str:
 
 
 def build_driver(
-    tc: Toolchain, mutation: Mutation | None = None, cache: BinaryCache | None = None, verbose: bool = False
+    tc: Toolchain,
+    mutation: Mutation | None = None,
+    cache: BinaryCache | None = None,
+    verbose: bool = False,
+    arch: str = "amd64",
 ) -> Path:
-    """The test binary with the live driver (built once per key, then cached)."""
+    """The test binary with the live driver for a platform (built once per key, then cached)."""
+    if arch not in ARCHES:
+        raise UsageError(f"unknown platform {arch!r} (known: {', '.join(ARCHES)})")
     patched = mutated_source(tc, mutation) if mutation is not None else None
 
     def build(out: Path) -> None:
@@ -141,20 +153,23 @@ def build_driver(
             overlay = tmpdir / "overlay.json"
             overlay.write_text(json.dumps({"Replace": replace}, indent=1))
             what = f"mutant {mutation.name}" if mutation else "the live driver"
-            run_build(tc, [tc.go, "test", "-c", "-overlay", str(overlay), "-o", str(out), "runtime"], tmpdir, what)
+            what += "" if arch == "amd64" else f" for {arch}"
+            argv = [tc.go, "test", "-c", "-overlay", str(overlay), "-o", str(out), "runtime"]
+            run_build(tc, argv, tmpdir, what, **({} if arch == "amd64" else {"GOARCH": arch}))
 
     log = print if verbose else None
-    return (cache or BinaryCache()).get("runtime-live.test", build_key(tc, mutation), build, log)
+    name = "runtime-live.test" if arch == "amd64" else f"runtime-live-{arch}.test"
+    return (cache or BinaryCache()).get(name, build_key(tc, mutation, arch), build, log)
 
 
-_binaries: dict[tuple[str | None, str | None], Path] = {}  # memo per process: hashing the runtime takes a moment
+_binaries: dict[tuple[str | None, str | None, str], Path] = {}  # memo per process: hashing the runtime takes a moment
 
 
-def driver_binary(goroot: str | None = None, mutation: Mutation | None = None) -> Path:
-    """build_driver for a Go tree (None: the go found), memoized per process."""
-    key = (goroot, mutation.key() if mutation else None)
+def driver_binary(goroot: str | None = None, mutation: Mutation | None = None, arch: str = "amd64") -> Path:
+    """build_driver for a Go tree (None: the go found) and platform, memoized per process."""
+    key = (goroot, mutation.key() if mutation else None, arch)
     if key not in _binaries:
-        _binaries[key] = build_driver(find_toolchain(goroot), mutation)
+        _binaries[key] = build_driver(find_toolchain(goroot), mutation, arch=arch)
     return _binaries[key]
 
 
@@ -257,7 +272,8 @@ def close_server(binary: Path) -> None:
 def runtime_params(binary: Path, version: int = 2) -> Params:
     """The runtime's own page geometry as trace params (what campaigns give the model)."""
     hello = server_for(binary).hello
-    return Params(int(hello["chunk_pages"]), int(hello["phys_page_pages"]), int(hello["huge_page_pages"]), version)
+    chunk_pages, phys, huge = int(hello["chunk_pages"]), int(hello["phys_page_pages"]), int(hello["huge_page_pages"])
+    return Params(chunk_pages, phys, huge, version, arch=str(hello.get("arch", "amd64")))
 
 
 # ---- the implementation ----

@@ -36,8 +36,9 @@ from oracle.common.jsonlines import read_text
 from oracle.common.output import OutputFile, output_folder
 from oracle.golive import campaign as go_campaign
 from oracle.golive.cli import goroot_of, run_go_campaign
-from oracle.golive.driver import driver_binary
+from oracle.golive.driver import mutated_source
 from oracle.golive.mutants import mutant
+from oracle.golive.toolchain import find_toolchain
 from oracle.pagealloc import bench, fuzz
 from oracle.pagealloc.registry import ImplOptions, names
 from oracle.pagealloc.replay import ReplayReport, replay
@@ -62,7 +63,11 @@ def add_impl_options(parser: argparse.ArgumentParser, default: str = "model") ->
 
 
 def impl_options(args: argparse.Namespace) -> ImplOptions:
-    """The options of --impl, checked; for --impl go the driver is built here (UsageError, GoNotFound: exit 2)."""
+    """The options of --impl, checked (UsageError, GoNotFound: exit 2).
+
+    For --impl go the Go tree is found (and a mutation checked) here; the
+    driver is built when a trace's header says for which platform.
+    """
     if args.impl != "go" and (args.goroot or args.mutant):
         raise UsageError("--goroot and --mutant need --impl go")
     if args.impl != "subprocess" and args.cmd:
@@ -74,7 +79,10 @@ def impl_options(args: argparse.Namespace) -> ImplOptions:
         return ImplOptions(cmd=cmd, timeout=args.timeout, faults=frozenset(args.fault))
     mutation = mutant(args.mutant) if args.mutant else None
     goroot = goroot_of(args.goroot)
-    return ImplOptions(goroot=goroot, mutation=mutation, binary=driver_binary(goroot, mutation), timeout=args.timeout)
+    tc = find_toolchain(goroot)
+    if mutation is not None:
+        mutated_source(tc, mutation)  # MutationError (exit 2) now if it does not apply
+    return ImplOptions(goroot=goroot, mutation=mutation, timeout=args.timeout)
 
 
 def progress_printer(label: str) -> Callable[[int], None] | None:

@@ -8,7 +8,8 @@
   topdown     oracle.examples.topdown: highest address first; fails the
               exact level, passes the safe one
   go          the real Go runtime's pageAlloc, live (oracle.golive.driver):
-              the tree ImplOptions.goroot, with ImplOptions.mutation applied
+              the tree ImplOptions.goroot, with ImplOptions.mutation applied,
+              built for the platform the trace header names (params.arch)
 
 Options travel in one ImplOptions value, from the command line down to the
 factory; nothing is read from the environment here.
@@ -23,9 +24,11 @@ import attrs
 
 from model.errors import ParameterError
 from oracle.common.child import DEFAULT_TIMEOUT
+from oracle.common.errors import UsageError
 from oracle.examples.topdown import TopDownImpl
 from oracle.golive import driver as golive
 from oracle.golive.mutation import Mutation
+from oracle.golive.toolchain import GoBuildFailed
 from oracle.pagealloc.adapters import FastImpl
 from oracle.pagealloc.protocol import Implementation, ModelImpl
 from oracle.pagealloc.subprocess import SubprocessImpl
@@ -48,7 +51,12 @@ Factory = Callable[[Params, ImplOptions], Implementation]
 
 
 def _go(params: Params, options: ImplOptions) -> Implementation:
-    binary = options.binary or golive.driver_binary(options.goroot, options.mutation)
+    binary = options.binary
+    if binary is None:
+        try:
+            binary = golive.driver_binary(options.goroot, options.mutation, params.arch)
+        except GoBuildFailed as e:  # the tree (or its mutation) does not build: bad input, exit 2
+            raise UsageError(str(e)) from e
     return golive.GoImpl(params, binary, timeout=options.timeout or golive.DEFAULT_TIMEOUT)
 
 
