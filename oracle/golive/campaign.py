@@ -52,6 +52,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from model.errors import ModelError
 from oracle.common.output import new_file, output_folder
 from oracle.golive import driver as golive
@@ -304,7 +306,7 @@ def shrink(runner: Runner, finding: Finding, seconds: float) -> Finding:
         best = found[key(stream)]
         prefixes.rebase(stream)
 
-    shrink_stream(stream, test, seconds, finding.params.chunk_pages, accepted)
+    shrink_stream(stream, test, seconds, finding.params.chunk_pages, accepted, finding.params.space.first_chunk)
     return best
 
 
@@ -367,7 +369,7 @@ def example_params(rng: random.Random, runtime: Params, variants: bool) -> Param
         return runtime
     phys = rng.choice([1, 2, 4, 8, 16, 32, 64])  # every physical page size Go supports, in runtime pages
     huge = rng.choice([0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512])  # none, or each power of two up to a chunk
-    return Params(runtime.chunk_pages, phys, huge, runtime.version)
+    return attrs.evolve(runtime, phys_page_pages=phys, huge_page_pages=huge)
 
 
 def _recorder(impl: ModelImpl | FastImpl, states: list[Any]) -> Callable[[], None]:
@@ -516,5 +518,3 @@ def print_result(result: CampaignResult, out: Any, mutant: str | None = None, go
         print("  " + result.finding.describe().replace("\n", "\n  "), file=out)
         print(f"  trace: {result.trace}", file=out)
         print(f"  reproduce: {replay_command(result.trace, mutant, goroot)}", file=out)
-
-

@@ -9,7 +9,8 @@ result; a crash stays a crash) — so the kept stream is always valid and
 still failing. On top of oracle.common.shrink's passes (runs of operations,
 every operation of one kind), two passes of its own:
 
-  normalize   the heap moved down to chunk 0, cache ids renumbered from 0
+  normalize   the heap moved down to the lowest chunk a trace may grow (0 on
+              amd64, 1 on 386), cache ids renumbered from 0
   smaller     each page or chunk count bisected down to the smallest that
               still fails (assuming larger counts keep failing)
 
@@ -36,17 +37,17 @@ def simpler(new: Stream, old: Stream) -> bool:
     return cost(new) < cost(old)
 
 
-def normalized(stream: Stream, chunk_pages: int) -> list[Stream]:
-    """Simpler spellings of a stream: the heap moved down to chunk 0, cache ids renumbered from 0."""
+def normalized(stream: Stream, chunk_pages: int, first_chunk: int = 0) -> list[Stream]:
+    """Simpler spellings of a stream: the heap moved down to first_chunk, cache ids renumbered from 0."""
     out = []
     grows = [args["chunk"] for kind, args in stream if kind == "grow"]
-    if grows and min(grows) > 0:
-        d = min(grows)
+    if grows and min(grows) > first_chunk:
+        d = min(grows) - first_chunk
         shifted = []
         for kind, args in stream:
             if kind == "grow":
                 args = {**args, "chunk": args["chunk"] - d}
-            elif kind == "free":
+            elif kind in ("free", "pad"):
                 args = {**args, "page": args["page"] - d * chunk_pages}
             shifted.append((kind, args))
         out.append(shifted)
@@ -61,9 +62,9 @@ def normalized(stream: Stream, chunk_pages: int) -> list[Stream]:
     return out
 
 
-def normalize_pass(chunk_pages: int):  # type: ignore[no-untyped-def]
+def normalize_pass(chunk_pages: int, first_chunk: int = 0):  # type: ignore[no-untyped-def]
     def run(reducer: Reducer[KindArgs]) -> bool:
-        return any([reducer.attempt(c) for c in normalized(reducer.items, chunk_pages)])
+        return any([reducer.attempt(c) for c in normalized(reducer.items, chunk_pages, first_chunk)])
 
     return run
 
@@ -102,9 +103,9 @@ def numbers_pass(reducer: Reducer[KindArgs]) -> bool:
 
 
 def shrink_stream(
-    stream: Stream, test: Any, seconds: float, chunk_pages: int, accepted: Any = None
+    stream: Stream, test: Any, seconds: float, chunk_pages: int, accepted: Any = None, first_chunk: int = 0
 ) -> tuple[Stream, int]:
     """The simplest failing stream found within seconds, and how many candidates were tried."""
     reducer = Reducer(stream, test, seconds, simpler, accepted)
-    result = reducer.reduce([normalize_pass(chunk_pages), kinds_pass, runs_pass, numbers_pass])
+    result = reducer.reduce([normalize_pass(chunk_pages, first_chunk), kinds_pass, runs_pass, numbers_pass])
     return result, reducer.tried

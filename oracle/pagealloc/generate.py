@@ -39,7 +39,6 @@ from oracle.pagealloc.trace import Op, Outcome, Params
 CACHE_IDS = 4
 PAD_FIRST_GROWTH = 0.3  # the share of streams that start padded, as Go's randomized heap base does
 CACHE_PAGES = 64
-ROOT_ENTRY_CHUNKS = 1 << 12  # chunks under one root-level summary (Go amd64)
 # Scavenge only while the heap spans at most this many chunks: the scavenge index (the model's and
 # the runtime's) walks every chunk index from its cursor down to the lowest chunk.
 SCAVENGE_SPAN = 8192
@@ -116,7 +115,16 @@ class Generator:
             chunk_bits = impl.chunk_bits  # type: ignore[attr-defined]  # the model and fast/ both have it
         self.chunk_bits = chunk_bits
         self.on_line = on_line
-        self.max_chunks = max_chunks
+        space = params.space
+        # Grows stay in [first_chunk, max_chunks): the chunks a trace may grow on the platform, and below
+        # the implementation's own limit.
+        self.first_chunk = space.first_chunk
+        self.max_chunks = min(max_chunks, space.chunk_limit(params.chunk_pages))
+        g = self.geometry
+        self.root_entry_chunks = 1 << (g.level_log_pages(0) - g.log_chunk_pages)  # chunks under one root entry
+        # Where the address space's top wraps a uintptr (32-bit platforms), its last chunks are a shape.
+        self.top_weight = 0.5 if space.uintptr_bits == 32 else 0.0
+        self.max_npages = space.max_npages(params.chunk_pages)  # a count's bytes fit the platform's addresses
         self.cap = rng.choice([1, 2, 3, 4, 6, 8, 12, 16])
         self.ops: list[Op] = []
         self.wants: list[Outcome | None] = []
@@ -225,22 +233,26 @@ class Generator:
         if room <= 0:
             return
         k = min(room, self.rng.choice([1, 1, 1, 2, 3, 4]))
-        lowest, highest = (self.chunks[0], self.chunks[-1]) if self.chunks else (0, -1)
+        first, root = self.first_chunk, self.root_entry_chunks
+        lowest, highest = (self.chunks[0], self.chunks[-1]) if self.chunks else (first, first - 1)
         place = self.rng.choices(
-            ["above", "gap", "below", "zero", "root_boundary", "near", "far"], [6, 3, 2, 1, 1, 2, 0.3]
+            ["above", "gap", "below", "lowest", "root_boundary", "near", "far", "top"],
+            [6, 3, 2, 1, 1, 2, 0.3, self.top_weight],
         )[0]
         chunk = {
             "above": highest + 1,
             "gap": highest + 1 + self.rng.randint(1, 3),
             "below": lowest - k - self.rng.choice([0, 0, 1, 2]),
-            "zero": 0,
-            "root_boundary": ROOT_ENTRY_CHUNKS * self.rng.randint(1, 3) - self.rng.randint(1, k),
-            "near": self.rng.randint(0, 3 * ROOT_ENTRY_CHUNKS),
-            "far": self.rng.randint(0, self.max_chunks - k),
+            "lowest": first,
+            "root_boundary": root * self.rng.randint(1, max(1, min(3, self.max_chunks // root)))
+            - self.rng.randint(1, k),
+            "near": self.rng.randint(first, max(first, min(3 * root, self.max_chunks - k))),
+            "far": self.rng.randint(first, max(first, self.max_chunks - k)),
+            "top": self.max_chunks - k - self.rng.choice([0, 0, 1, 5]),
         }[place]
         if place == "root_boundary" and k == 1 and room >= 2:
             k = 2  # the chunk below a root entry's boundary and the one above it
-        if chunk < 0 or chunk + k > self.max_chunks or self.any_grown(chunk, k):
+        if chunk < first or chunk + k > self.max_chunks or self.any_grown(chunk, k):
             return
         self.emit("grow", chunk=chunk, nchunks=k)
 
@@ -330,7 +342,7 @@ class Generator:
     def scavenge_size(self) -> int:
         p = self.params
         fixed = [1, 2, 3, p.phys_page_pages, max(p.huge_page_pages, 1), 64, 100, p.chunk_pages, 1 << 20]
-        return self.rng.choice([*fixed, self.rng.randint(1, 2 * p.chunk_pages)])
+        return min(self.rng.choice([*fixed, self.rng.randint(1, 2 * p.chunk_pages)]), self.max_npages)
 
     def scavenge(self) -> None:
         if self.span() <= SCAVENGE_SPAN:
@@ -345,9 +357,9 @@ class Generator:
 
     def fresh_block(self, nchunks: int, align: int) -> int | None:
         """The first chunk of `nchunks` ungrown chunks at an `align`-aligned chunk just above the heap, if room."""
-        highest = self.chunks[-1] if self.chunks else -1
+        highest = self.chunks[-1] if self.chunks else self.first_chunk - 1
         start = (highest + 1 + align - 1) // align * align + align * self.rng.choice([0, 0, 1])
-        if start + nchunks > self.max_chunks or self.any_grown(start, nchunks):
+        if start < self.first_chunk or start + nchunks > self.max_chunks or self.any_grown(start, nchunks):
             return None
         return start
 
@@ -402,13 +414,13 @@ class Generator:
 
     def root_grow(self) -> None:
         """A whole root entry of chunks (16 GiB on amd64), so a root summary is fully free."""
-        chunk = self.fresh_block(ROOT_ENTRY_CHUNKS, ROOT_ENTRY_CHUNKS)
+        chunk = self.fresh_block(self.root_entry_chunks, self.root_entry_chunks)
         if chunk is None:
             return
-        self.emit("grow", chunk=chunk, nchunks=ROOT_ENTRY_CHUNKS)
-        self.shaped += ROOT_ENTRY_CHUNKS
+        self.emit("grow", chunk=chunk, nchunks=self.root_entry_chunks)
+        self.shaped += self.root_entry_chunks
         if self.rng.random() < 0.5:
-            self.emit("alloc", npages=self.rng.choice([1, self.params.chunk_pages * ROOT_ENTRY_CHUNKS // 2]))
+            self.emit("alloc", npages=self.rng.choice([1, self.params.chunk_pages * self.root_entry_chunks // 2]))
 
     def densify(self) -> None:
         """Leave a chunk with about the scavenger's density threshold (31/32) of its pages in use and

@@ -177,19 +177,20 @@ class OracleMachine(RuleBasedStateMachine):
             return
         nchunks = data.draw(st.integers(1, min(room, 4)), label="nchunks")
         place = data.draw(st.sampled_from(GROW_PLACES), label="place")
-        top = g.total_chunks
-        lowest, highest = (min(self.grown), max(self.grown)) if self.grown else (0, -1)
+        space = self.checker.params.space  # the chunks a trace of this platform may grow (SPEC.md, "Platforms")
+        first, top = space.first_chunk, space.chunk_limit(g.chunk_pages)
+        lowest, highest = (min(self.grown), max(self.grown)) if self.grown else (first, first - 1)
         boundary = 1 << (g.levels - 1) * g.level_bits  # chunks per root entry
         chunk = {
             "above": highest + 1,
-            "zero": 0,
+            "zero": first,
             "gap_above": highest + 1 + data.draw(st.integers(1, 3), label="gap"),
             "below": lowest - nchunks,
-            "far": data.draw(st.integers(0, top - nchunks), label="far"),
+            "far": data.draw(st.integers(first, top - nchunks), label="far"),
             "top": top - nchunks,
             "root_boundary": boundary * data.draw(st.integers(1, 4), label="entry") - 1,
         }[place]
-        if chunk < 0 or chunk + nchunks > top or any(c in self.grown for c in range(chunk, chunk + nchunks)):
+        if chunk < first or chunk + nchunks > top or any(c in self.grown for c in range(chunk, chunk + nchunks)):
             return
         self.run("grow", chunk=chunk, nchunks=nchunks)
 
