@@ -36,6 +36,7 @@ from typing import Any, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+from model.geometry import ARCHES
 from oracle.common.cli import Parser, count, positive_seconds, run_command, seconds
 from oracle.common.errors import EXIT_BAD_INPUT, UsageError
 from oracle.common.output import OutputFile
@@ -96,6 +97,9 @@ def go_fuzz(argv: list[str]) -> int:
     parser.add_argument("--examples", type=count(1), default=None, help="stop after this many examples")
     _goroot_option(parser)
     parser.add_argument("--mutant", default=None, help="apply a seeded bug (python -m oracle go-mutants --list)")
+    parser.add_argument("--arch", choices=tuple(ARCHES), default=None,
+                        help="the runtime's platform: amd64, or 386 built with GOARCH=386 (default: the mutant's, "
+                        "else amd64)")
     parser.add_argument("--out", type=Path, default=campaign.DEFAULT_OUT, help="where failing traces go")
     parser.add_argument("--shrink-seconds", type=seconds, default=30.0, help="time for shrinking a failure")
     parser.add_argument("--timeout", type=positive_seconds, default=campaign.CAMPAIGN_TIMEOUT,
@@ -111,8 +115,9 @@ def go_fuzz(argv: list[str]) -> int:
     def body() -> int:
         mutation = mutants.mutant(args.mutant) if args.mutant else None
         goroot = goroot_of(args.goroot)
+        arch = args.arch or (mutation.arch if mutation else "amd64")
         try:
-            binary = build_driver(find_toolchain(goroot), mutation)
+            binary = build_driver(find_toolchain(goroot), mutation, arch=arch)
         except GoBuildFailed as e:
             print(f"go-fuzz: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -282,8 +287,9 @@ def go_mutants(argv: list[str]) -> int:
         if args.systematic:
             return _systematic(args)
         if args.list:
+            width = max(len(m.name) for m in mutants.MUTANTS)
             for m in mutants.MUTANTS:
-                print(f"{m.name:<30} {m.file:<15} {m.bug}")
+                print(f"{m.name:<{width}} {m.arch:<5} {m.file:<19} {m.bug}")
             return 0
         chosen = [mutants.mutant(n) for n in args.names] if args.names else list(mutants.MUTANTS)
         tc = find_toolchain(goroot_of(args.goroot))

@@ -9,8 +9,10 @@ seeded bug; the README's table gives the seconds to the first failure and
 the length of the shrunk trace.
 
 Some historic bugs cannot be reached from here, and are listed with why
-(UNREACHABLE): the test allocator's chunks start at BaseChunkIdx (49,152
-on amd64), and this machine is linux/amd64.
+(UNREACHABLE): the amd64 driver's chunks start at BaseChunkIdx (49,152),
+and code above the page allocator (mheap) is not driven. Bugs of the 32-bit
+layout are hunted on the 386 build (their Mutation's arch), which this
+machine runs.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from oracle.golive.mutation import Mutation
 @dataclass(frozen=True)
 class HistoricBug:
     mutation: Mutation
-    issue: str  # the issue's address
+    issue: str  # where Go tracked the bug: its go.dev/issue address
     shape: str  # how the re-injected code relates to the original bug
 
 
@@ -63,14 +65,49 @@ HISTORIC: tuple[HistoricBug, ...] = (
         "closest: the original truncated to an unaligned max in scavengeOne (a fatal 'unaligned sysUnused' with "
         "64 KiB physical pages); today's code aligns max up inside findScavengeCandidate, and this undoes that",
     ),
+    HistoricBug(
+        Mutation(
+            "go35954_summary_range_exclusive_limit",
+            "mpagealloc.go",
+            "hi = int(((limit-1)-arenaBaseOffset)>>levelShift[level]) + 1",
+            "hi = int((limit-arenaBaseOffset)>>levelShift[level])",
+            "addrsToSummaryRange shifts the exclusive limit, so a limit inside an entry (or 1<<32 wrapped to 0) "
+            "leaves that entry out of the summaries grow makes room for",
+            arch="386",
+        ),
+        "https://github.com/golang/go/issues/35954",
+        "original: the fix made the limit inclusive before the shift and added one; this takes it back. On 386 "
+        "(summary slices as long as the heap) update then indexes past a level's slice, as in the report "
+        "(index out of range in update); the report's trigger, a heap reaching 0xff000000 + 16 MiB = 1<<32, "
+        "is no longer possible (the heap never maps the last chunk, SPEC.md \"Platforms\"), but a grow whose "
+        "limit ends inside a level's entry is the same missing entry",
+    ),
+    HistoricBug(
+        Mutation(
+            "go38371_summary_slice_short_of_block",
+            "mpagealloc_32bit.go",
+            "_, hi = blockAlignSummaryRange(l, lo, hi)",
+            "_ = lo",
+            "the 32-bit sysGrow lengthens each level's summary slice only to the grown entries, not to the whole "
+            "block of children update merges",
+            arch="386",
+        ),
+        "https://github.com/golang/go/issues/38371",
+        "closest: the original was mheap.grow letting base+size wrap past 1<<32 (fixed there, with an overflow "
+        "check), after which pageAlloc.update sliced its leaf summaries from above the end (slice bounds out of "
+        "range in update, on 32-bit only). mheap is above the driver, so the closest shape in the page "
+        "allocator is the one where update's slicing again runs past the 32-bit summary slice: the slice "
+        "stops short of the block update reads (slice bounds out of range in update, on 32-bit only)",
+    ),
 )
 
 # Bugs of the page allocator's history that this machine cannot reach, and why.
 UNREACHABLE: dict[str, str] = {
     "https://github.com/golang/go/issues/63385": (
         "scavengeIndex.sysGrow took the minimum index for unset when it was 0, which happens only for a heap "
-        "under 2 GiB (chunk index < 512): the amd64 test allocator starts at chunk 49,152 (the 386 one at 256, "
-        "so a 32-bit driver could reach it); the bug is in mpagealloc_64bit.go on openbsd/riscv64 addresses"
+        "under 2 GiB (chunk index < 512): the amd64 driver's chunks start at 49,152; the 386 driver reaches "
+        "low chunks, but the bug's code (mpagealloc_64bit.go's sysGrow) is not in a 32-bit build, whose "
+        "scavenge index is fixed in size and never grows"
     ),
     "https://github.com/golang/go/issues/52682": (
         "mheap.allocSpan freed the edges of a physically aligned allocation back to the page allocator "

@@ -39,6 +39,7 @@ from typing import Any
 
 from model.errors import ModelError
 from oracle.common.errors import UsageError
+from oracle.golive import historic
 from oracle.golive.campaign import print_result, run_campaign
 from oracle.golive.driver import build_driver, mutated_source
 from oracle.golive.mutation import Mutation
@@ -138,6 +139,9 @@ MUTANTS: tuple[Mutation, ...] = (
     ),
 )
 
+# The hand-picked mutants, then the bugs of Go's own history re-injected (oracle.golive.historic).
+MUTANTS = MUTANTS + historic.mutations()
+
 # The mutant CI and the quick test hunt: found within a second or two.
 QUICK = "flush_forgets_scavenged"
 
@@ -171,9 +175,9 @@ def hunt(
 ) -> dict[str, Any]:
     """Build the mutant and run the campaign on it; one row of the report."""
     started = time.monotonic()
-    row: dict[str, Any] = {"mutant": m.name, "file": m.file, "bug": m.bug}
+    row: dict[str, Any] = {"mutant": m.name, "file": m.file, "bug": m.bug, "arch": m.arch}
     try:
-        binary = build_driver(tc, m)
+        binary = build_driver(tc, m, arch=m.arch)
     except GoBuildFailed as e:
         row.update(found=None, error=f"does not compile: {e}")
         return row
@@ -218,7 +222,7 @@ def check_builds(tc: Toolchain, chosen: list[Mutation]) -> int:
     for m in chosen:
         started = time.monotonic()
         try:
-            build_driver(tc, m)
+            build_driver(tc, m, arch=m.arch)
             print(f"{m.name:<30} compiles ({time.monotonic() - started:.1f}s)")
         except GoBuildFailed as e:
             print(f"{m.name:<30} DOES NOT COMPILE: {e}")

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from oracle.common.errors import UsageError
 
-# The files a mutation may patch: the page allocator's.
-RUNTIME_FILES = ("mpagealloc.go", "mpallocbits.go", "mpagecache.go", "mgcscavenge.go")
+# The files a mutation may patch: the page allocator's (the 32-bit layout's own file too).
+RUNTIME_FILES = ("mpagealloc.go", "mpallocbits.go", "mpagecache.go", "mgcscavenge.go", "mpagealloc_32bit.go")
 
 
 class MutationError(UsageError):
@@ -26,16 +26,22 @@ class MutationError(UsageError):
 
 @dataclass(frozen=True)
 class Mutation:
-    """A seeded bug: in runtime file `file`, replace the one occurrence of `pattern`."""
+    """A seeded bug: in runtime file `file`, replace the one occurrence of `pattern`.
+
+    `arch` is the platform whose build the bug is hunted on (a bug in the
+    32-bit layout lives on "386"; model.geometry.ARCHES).
+    """
 
     name: str
     file: str
     pattern: str
     replacement: str
     bug: str = ""
+    arch: str = "amd64"
 
     def key(self) -> str:
-        return json.dumps([self.file, self.pattern, self.replacement])
+        platform = [] if self.arch == "amd64" else [self.arch]  # amd64 mutants keep the keys they always had
+        return json.dumps([self.file, self.pattern, self.replacement, *platform])
 
     def apply(self, text: str) -> str:
         if self.file not in RUNTIME_FILES:
