@@ -28,6 +28,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import attrs
 import pytest
 
 from model.errors import InvalidOperation
@@ -147,28 +148,35 @@ def test_page_sizes_other_than_the_runtime_own_are_substituted(binary: Path, run
         golive.GoImpl(Params(64, 1, 0, 2), binary)
 
 
-def test_generator_covers_every_operation(runtime: Params) -> None:
+@pytest.mark.parametrize("arch", ["amd64", "386"])
+def test_generator_covers_every_operation(runtime: Params, arch: str) -> None:
+    """Every op of version 2, grows across a root entry, and on each platform only its own chunks (on 386, the top)."""
+    params = attrs.evolve(runtime, arch=arch)
+    first, limit = params.space.first_chunk, params.space.chunk_limit(params.chunk_pages)
     kinds: Counter[str] = Counter()
     for index in range(60):
         rng = random.Random(f"coverage:{index}")
-        gen = generate.Generator(rng, gofuzz.example_params(rng, runtime, True), 33_000_000)
+        gen = generate.Generator(rng, gofuzz.example_params(rng, params, True), 33_000_000)
         gen.run(150)
+        root = gen.root_entry_chunks
         for op, want in zip(gen.ops, gen.wants, strict=True):
             kinds[op.kind] += 1
             if op.kind == "scavenge":
                 kinds["scavenge_bg" if op.args.get("force") is False else "scavenge_forced"] += 1
             if op.kind == "alloc" and want is not None and want["page"] is None:
                 kinds["alloc_failed"] += 1
-            if (
-                op.kind == "grow"
-                and op.args["chunk"] // generate.ROOT_ENTRY_CHUNKS
-                != (op.args["chunk"] + op.args["nchunks"] - 1) // generate.ROOT_ENTRY_CHUNKS
-            ):
-                kinds["grow_across_root_entry"] += 1
+            if op.kind == "grow":
+                chunk, end = op.args["chunk"], op.args["chunk"] + op.args["nchunks"]
+                assert first <= chunk and end <= limit, (arch, op)
+                kinds["grow_across_root_entry"] += chunk // root != (end - 1) // root
+                kinds["grow_lowest"] += chunk == first
+                kinds["grow_top"] += end == limit
     for kind in ("grow", "alloc", "alloc_failed", "free", "cache_fill", "cache_alloc", "cache_flush"):
         assert kinds[kind] > 0, kind
-    for kind in ("scavenge_forced", "scavenge_bg", "next_gen", "grow_across_root_entry"):
+    for kind in ("scavenge_forced", "scavenge_bg", "next_gen", "grow_across_root_entry", "grow_lowest"):
         assert kinds[kind] > 0, kind
+    if arch == "386":
+        assert kinds["grow_top"] > 0
 
 
 def test_short_pristine_campaign_finds_nothing(binary: Path, tmp_path: Path) -> None:

@@ -208,6 +208,21 @@ def bad_line_cases() -> Iterator[Case]:
     for name, (header, says) in headers.items():
         text = header + "\n" + GROW + "\n"
         yield Case(f"limit-{name}", ("replay", "{dir}/bad.jsonl"), 2, (says,), (("bad.jsonl", text.encode()),))
+    # The 32-bit platform's address space (SPEC.md, "Platforms"): chunks [1, 1023), fewer pages than 1024 chunks.
+    header386 = HEADER.replace('"huge_page_pages": 0}', '"huge_page_pages": 0, "arch": "386"}')
+    grow386 = '{"op": "grow", "chunk": 1, "nchunks": 1}'
+    bad386 = {
+        "chunk-0": ('{"op": "grow", "chunk": 0, "nchunks": 1}', "[1, 1023)"),
+        "chunk-1023": ('{"op": "grow", "chunk": 1022, "nchunks": 2}', "[1, 1023)"),
+        "npages-2**19": ('{"op": "alloc", "npages": 524288}', "address space"),
+        "scavenge-2**19": ('{"op": "scavenge", "npages": 524288}', "address space"),
+    }
+    for name, (line, says) in bad386.items():
+        text = "\n".join([header386, grow386, line]) + "\n"
+        yield Case(f"386-{name}", ("replay", "{dir}/bad.jsonl"), 2, ("line 3:", says), (("bad.jsonl", text.encode()),))
+    unknown = HEADER.replace('"huge_page_pages": 0}', '"huge_page_pages": 0, "arch": "arm"}')
+    yield Case("limit-arch-arm", ("replay", "{dir}/bad.jsonl"), 2, ("line 1:", '"arm"'),
+               (("bad.jsonl", (unknown + "\n" + GROW + "\n").encode()),))
     utf8 = (HEADER + "\n" + GROW + "\n").encode() + b'{"op": "alloc", "npages": 1, "x": "\xff"}\n'
     yield Case("parse-bad-utf8-line-3", ("replay", "{dir}/bad.jsonl"), 2, ("line 3: not valid UTF-8",),
                (("bad.jsonl", utf8),))

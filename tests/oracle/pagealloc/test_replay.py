@@ -349,3 +349,20 @@ def test_quick_reading_of_a_generated_trace_equals_line_by_line(tmp_path: Path) 
     assert want[1] is None and len(want[0]) > 100
     for batch in (1, 7, 100, 2048):
         assert _quick(lines, version, batch) == want
+
+
+@pytest.mark.parametrize("impl", ["model", "fast"])
+def test_a_386_trace_may_reach_both_ends_of_its_address_space(tmp_path: Path, impl: str) -> None:
+    """The edges SPEC.md "Platforms" allows on 386: chunks 1 and 1022, a page count one below the address space's."""
+    header = HEADER.replace('"huge_page_pages": 256}', '"huge_page_pages": 256, "arch": "386"}')
+    lines = [
+        header,
+        '{"op": "grow", "chunk": 1, "nchunks": 1}',
+        '{"op": "grow", "chunk": 1022, "nchunks": 1}',
+        '{"op": "alloc", "npages": 524287, "expect": {"page": null, "scav": 0}}',
+        '{"op": "alloc", "npages": 512, "expect": {"page": 512, "scav": 512}}',
+        '{"op": "alloc", "npages": 1, "expect": {"page": 523264, "scav": 1}}',
+        '{"op": "scavenge", "npages": 524287, "expect": {"released": 0}}',
+    ]
+    report = replay(write(tmp_path, lines), impl)
+    assert report.ok and report.checked == 4, report.mismatch.describe() if report.mismatch else report
