@@ -5,8 +5,8 @@ mutation (oracle.golive.mutation: one textual replacement in one runtime
 file, applied to a temporary copy, never to GOROOT) in the shape it had
 when it was reported, or the closest shape today's code allows (the entry
 says which). `python -m oracle go-mutants NAME` hunts one like any other
-seeded bug; the README's table gives the seconds to the first failure and
-the length of the shrunk trace.
+seeded bug and prints the seconds to the first failure and the length of
+the shrunk trace.
 
 Some historic bugs cannot be reached from here, and are listed with why
 (UNREACHABLE): the amd64 driver's chunks start at BaseChunkIdx (49,152),
@@ -86,18 +86,27 @@ HISTORIC: tuple[HistoricBug, ...] = (
         Mutation(
             "go38371_summary_slice_short_of_block",
             "mpagealloc_32bit.go",
-            "_, hi = blockAlignSummaryRange(l, lo, hi)",
-            "_ = lo",
-            "the 32-bit sysGrow lengthens each level's summary slice only to the grown entries, not to the whole "
-            "block of children update merges",
+            "_, hi = blockAlignSummaryRange(l, lo, hi)\n\t\tif hi > len(p.summary[l]) {\n"
+            "\t\t\tp.summary[l] = p.summary[l][:hi]\n",
+            # Only the driver's allocator (p.test) has the bug: the test binary's own heap, which grows
+            # through the same code before the driver starts, keeps the fix and so stays up.
+            "_, blockHi := blockAlignSummaryRange(l, lo, hi)\n\t\tif !p.test {\n\t\t\thi = blockHi\n\t\t}\n"
+            "\t\tif p.test && hi > len(p.summary[l]) {\n\t\t\tp.summary[l] = p.summary[l][:hi:hi]\n"
+            "\t\t} else if hi > len(p.summary[l]) {\n\t\t\tp.summary[l] = p.summary[l][:hi]\n",
+            "the 32-bit sysGrow cuts each level's summary slice at the last grown entry (length and capacity), "
+            "not at the end of the block of children update merges (in the driver's allocator only)",
             arch="386",
         ),
         "https://github.com/golang/go/issues/38371",
         "closest: the original was mheap.grow letting base+size wrap past 1<<32 (fixed there, with an overflow "
-        "check), after which pageAlloc.update sliced its leaf summaries from above the end (slice bounds out of "
-        "range in update, on 32-bit only). mheap is above the driver, so the closest shape in the page "
-        "allocator is the one where update's slicing again runs past the 32-bit summary slice: the slice "
-        "stops short of the block update reads (slice bounds out of range in update, on 32-bit only)",
+        "check), after which pageAlloc.update sliced its leaf summaries past their end (slice bounds out of "
+        "range in update, on 32-bit only). mheap is above the driver, and a grow past the top of the address "
+        "space is refused before it reaches the runtime (SPEC.md \"Platforms\"), so the closest shape in the "
+        "page allocator is one where update's slicing again runs past a 32-bit summary slice: the slice stops "
+        "at the last grown entry instead of its block's end. Lengthening it alone would not do: Go reserves "
+        "every 32-bit summary up front, so a slice's capacity reaches the end of its level and a short length "
+        "is never seen by update's slicing; the capacity has to stop short too (slice bounds out of range in "
+        "update, on 32-bit only)",
     ),
 )
 
