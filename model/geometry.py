@@ -26,9 +26,10 @@ which chunks a trace may grow on the platform (see its docstring).
 A packed summary field has log_max_packed bits, which is exactly
 level_log_pages(0): the root entry's page count 2**log_max_packed is the one
 value that does not fit, hence the fully-free special case (model.summary).
-It can occur on both layouts: 21 bits on amd64 (a 16 GiB root entry wholly
-free), 18 bits on 386 (a 2 GiB root entry, half the address space, wholly
-free).
+The fields are 21 bits on amd64, where a 16 GiB root entry may be wholly
+free, and 18 bits on 386, where it never is with Go's 512-page chunks: a
+root entry is chunks 0-511 or 512-1023, and chunks 0 and 1023 are never
+grown (Arch, SPEC.md "Platforms"), so the special case arises on amd64 only.
 """
 
 from __future__ import annotations
