@@ -269,9 +269,14 @@ def _levels(g: Geometry, chunks: dict[int, AbstractChunk]) -> list[dict[int, Any
 
 
 def heap_first_fit(g: Geometry, chunks: dict[int, AbstractChunk], n: Any) -> tuple[Any, Any]:
-    """The first fit of the heap, folded with fit_merge over every chunk in address order (a chunk
-    never grown: all in use), and "every grown page below this page is in use"."""
-    width = g.chunk_pages
+    """The first fit of the heap, folded with fit_merge over the chunks in address order, and
+    "every grown page below this page is in use".
+
+    A run of chunks never grown is one region, all in use, whatever its width: summary
+    (0, 0, 0) (merge_concat) and no fit (chunk_fit_facts with max 0). fit_merge and end_merge
+    hold for regions of any widths (_fit_merge_lemma), so folding the run as one region is the
+    same as folding its chunks one by one, and keeps the terms small when a geometry of Go's
+    size has hundreds of chunks never grown between two grown ones."""
 
     def const(v: int) -> Any:
         return z3.BitVecVal(v, n.size()) if z3.is_bv(n) else z3.IntVal(v)
@@ -279,12 +284,19 @@ def heap_first_fit(g: Geometry, chunks: dict[int, AbstractChunk], n: Any) -> tup
     fit: Any = const(-1)  # of the empty region [0, 0)
     end: Any = const(0)
     covered = 0
-    for c in range(max(chunks) + 1):
+    c = 0
+    while c <= max(chunks):
         ch = chunks.get(c)
-        s, e, f = (ch.s, ch.e, ch.f) if ch is not None else (const(0), const(0), const(-1))
+        if ch is not None:
+            s, e, f, chunk_count = ch.s, ch.e, ch.f, 1
+        else:
+            chunk_count = min(k for k in chunks if k > c) - c
+            s, e, f = const(0), const(0), const(-1)
+        width = chunk_count * g.chunk_pages
         fit = fit_merge(((0, 0, end), fit), covered, ((s, 0, e), f), n)
         end = end_merge(end, e, width)
         covered += width
+        c += chunk_count
 
     first_free: Any = const(-1)  # the heap's lowest free page, -1 for none
     for c in sorted(chunks, reverse=True):

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 import z3
 
+from model import spec, summary
+from model.geometry import Geometry
+from model.words import MASK64
 from proofs import tree
 from proofs.core import Proof
 from proofs.runner import run_one
@@ -39,3 +44,28 @@ def test_the_wide_root_lists_its_entries_both_ways() -> None:
     g = tree.WIDE_ROOT
     assert (1 << g.block_bits(0)) > 64  # the sorted listing
     assert any(c >= 64 for c, _ in tree.WIDE_HINTS)  # a block of at most 64 entries: the dense listing
+
+
+def _fold_fit(g: Geometry, bits: dict[int, list[int]], n: int) -> int:
+    """heap_first_fit's fold on concrete chunks: the term it builds, evaluated."""
+    chunks = {}
+    for c, words in bits.items():
+        s, m, e = summary.summarize_words(words)
+        fit, free = spec.first_fit(words, n), spec.first_free(words)
+        values = (s, m, e, -1 if fit is None else fit, -1 if free is None else free)
+        chunks[c] = tree.AbstractChunk(*(z3.IntVal(v) for v in values), z3.IntVal(n))
+    fit_term, _ = tree.heap_first_fit(g, chunks, z3.IntVal(n))
+    return z3.simplify(fit_term).as_long()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_fold_over_chunks_never_grown_is_the_heaps_first_fit(seed: int) -> None:
+    """Runs of chunks never grown fold as one region: the fold still gives model.spec's first fit,
+    pages after the run included."""
+    rng = random.Random(seed)
+    g = Geometry(chunk_pages=64, levels=1, root_bits=5, level_bits=0)
+    grown = sorted(rng.sample(range(g.total_chunks), 9))
+    bits = {c: [rng.choice([0, MASK64, rng.getrandbits(64), rng.getrandbits(64) | rng.getrandbits(64)])] for c in grown}
+    for n in (1, 3, 40, 64, 100):
+        want = spec.heap_first_fit(bits, g, n)
+        assert _fold_fit(g, bits, n) == (-1 if want is None else want), (n, grown)
