@@ -20,7 +20,8 @@ one seeded bug (mutants), which must be refuted with a counterexample.
   bitmap       find_bit_range64, alloc_free_bits, fill_aligned
   pagecache    cache_roundtrip, cache_first_held
   scavenge     scav_disjoint, scavenge_candidate
-  tree         tree_find_first_fit (and the abstract chunk it uses)
+  tree         tree_find_first_fit, tree_find_first_fit_386 (and the
+               abstract chunk they use)
   pagealloc    search_hint
   gc/barrier   write_barrier
   mutation     seeded bugs: apply to a copy of the model, run proofs there

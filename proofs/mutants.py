@@ -366,6 +366,21 @@ MUTANTS: tuple[Mutant, ...] = (
         "nonzero_entries_sorted_skips_first", TREE, "nonzero_entries", "lo <= k < hi", "lo < k < hi",
         "tree_find_first_fit", "the sorted listing of a wide block leaves out the block's first entry",
     ),
+    # tree_find_first_fit_386
+    Mutant(
+        "tree_find_descend_strict", TREE, "tree_find", "if s.max >= npages:", "if s.max > npages:",
+        "tree_find_first_fit_386", "an entry whose longest run is exactly n pages is not descended into",
+    ),
+    Mutant(
+        "tree_find_restart_base_at_entry_start", TREE, "tree_find",
+        "base = (j + 1) * width - size", "base = j * width",
+        "tree_find_first_fit_386", "a run restarting at an entry's end run is taken to begin at the entry's start",
+    ),
+    Mutant(
+        "tree_find_scan_past_hint_entry", TREE, "tree_find",
+        "j0 = search_index % block", "j0 = search_index % block + 1",
+        "tree_find_first_fit_386", "the scan of the block holding the hint starts one entry past the hint's",
+    ),
     # search_hint
     Mutant(
         "free_keeps_hint", PAGEALLOC, "PageAlloc.free",

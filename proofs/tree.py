@@ -1,4 +1,5 @@
-"""The radix-tree find returns the linear first fit, and its first-free bound (tree_find_first_fit).
+"""The radix-tree find returns the linear first fit, and its first-free bound (tree_find_first_fit,
+tree_find_first_fit_386).
 
 Chunks are abstract here (see AbstractChunk): a chunk is its summary and
 its first fits, integers constrained only by facts every real chunk meets
@@ -7,6 +8,12 @@ is the model's code: model.tree.tree_find, with its storage (only non-zero
 entries stored), and model.bitmap.find_in_chunk at the leaf, whose two scans
 (model.spec.first_fit, first_free, the plain definitions) answer from the
 abstract chunk.
+
+Only grown chunks are symbolic, and a run of chunks never grown folds as one
+region (heap_first_fit), so Go's own trees (model.geometry.AMD64 and I386)
+are proved with a few chunks grown as cheaply as the reduced ones:
+tree_find_first_fit runs the reduced geometries and Go's amd64 tree,
+tree_find_first_fit_386 Go's 386 tree.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import attrs
 import z3
 
 from model import spec, summary, tree
-from model.geometry import Geometry
+from model.geometry import AMD64, ARCHES, I386, Geometry
 from model.summary import Triple
 from proofs.core import Claim, Obligation, Proof
 from proofs.definitions import valid_summary
@@ -40,6 +47,26 @@ HINTS = (  # per geometry: (chunk, page in it)
     [(1, 0)],
 )
 WIDE_HINTS = [(0, INTERIOR), (2, 0), (64, 0), (100, 0)]
+
+# Go's own trees, a few chunks grown (inside the chunks a trace may grow on the platform) and the
+# rest never grown. amd64: 2**14 root entries of 4096 chunks (the sorted listing), 5 levels.
+AMD64_TOP = ARCHES["amd64"].chunk_limit() - 1  # the highest chunk an amd64 trace may grow
+AMD64_GROWN = (0, 1, 4095, 4096, 100 * 4096 + 7, AMD64_TOP)
+AMD64_HINTS = [(0, INTERIOR), (1, 0), (4096, 0), (200_000, 0), (AMD64_TOP, 0)]
+# 386: a root of 2 entries of 512 chunks, 4 levels of 8-entry blocks below it; chunks 0 and 1023
+# are never grown there (model.geometry.Arch).
+I386_FIRST, I386_TOP = ARCHES["386"].first_chunk, ARCHES["386"].chunk_limit() - 1
+I386_GROWN = (I386_FIRST, I386_FIRST + 1, 9, 511, 512, I386_TOP)
+I386_HINTS = [(I386_FIRST, INTERIOR), (9, 0), (512, 0), (600, 0), (I386_TOP, 0)]
+
+
+GO_TREES = {AMD64: "amd64", I386: "386"}
+
+
+def geometry_name(g: Geometry) -> str:
+    """How an obligation names its geometry: Go's platform for Go's own trees, else the tree's shape."""
+    shape = f"{g.levels} levels of {1 << g.root_bits}/{1 << g.level_bits} entries"
+    return f"Go's {GO_TREES[g]} tree ({shape})" if g in GO_TREES else shape
 
 
 class OutsideAbstraction(AssertionError):
@@ -142,7 +169,12 @@ def tree_find_first_fit() -> Iterator[Obligation]:
        levels of 2 entries, 2 levels of 4 then 2, 2 levels of 2 then 4 (8
        chunks each), and a root of 128 entries with 5 chunks grown (so the
        root scan takes the sorted path for blocks over 64 entries, and jumps
-       over chunks never grown). Each chunk is an AbstractChunk: its summary
+       over chunks never grown); and on Go's amd64 tree itself
+       (model.geometry.AMD64: 5 levels, 2**14 root entries of 4096 chunks,
+       8-entry blocks below) with 6 chunks grown: 0 and 1 (neighbours in a
+       leaf block), 4095 and 4096 (neighbours across two root entries), one
+       in root entry 100, and the highest chunk an amd64 trace may grow
+       (model.geometry.ARCHES). Each chunk is an AbstractChunk: its summary
        and first fits are symbolic integers constrained only by the facts
        every real chunk meets (3). The levels above are the model's
        merge_row of the chunks' summaries (the stored tree, by
@@ -163,7 +195,9 @@ def tree_find_first_fit() -> Iterator[Obligation]:
        holding it at each level, so other hints differ only in which entry
        a scan starts at, which these cover (the first, second and a late
        entry of a block, a block that holds the hint and one that does
-       not). On every path its page is the fold of fit_merge over the
+       not); on amd64's tree inside chunk 0, at chunk 1, at root entry 1's
+       first chunk, at a chunk never grown in root entry 48, and at the
+       highest chunk. On every path its page is the fold of fit_merge over the
        chunks from page 0, the first fit of the whole heap (2); and for
        every chunk with a free page, its first free page is at or above
        the bound.
@@ -173,12 +207,14 @@ def tree_find_first_fit() -> Iterator[Obligation]:
        definitions (proofs.regions), they are those of [0, wa+wb). By
        induction over the chunks in address order the fold is the first fit
        of the heap (a chunk never grown is all in use: summary (0, 0, 0),
-       f = ff = -1).
+       f = ff = -1; a run of them is folded as one such region of their
+       total width, which 2 covers as it covers every width).
     3. chunk_fit_facts holds for the summary and the first fit of every
        region, for n and for 1; the first free page is at or below the first
        fit.
-    Why the result carries to Go's geometry (5 levels, 2**14 root entries,
-    8 children each): tree_find runs the same loop at every level, over the
+    Why the result carries to every heap on Go's amd64 geometry (5 levels,
+    2**14 root entries, 8 children each), not only those with the 6 chunks
+    above grown: tree_find runs the same loop at every level, over the
     entries of one block, and its decisions compare n only with sums of the
     entries' fields and widths; the reduced geometries exercise every
     branch of that loop (an absent entry, a run that fits across entries, a
@@ -193,11 +229,41 @@ def tree_find_first_fit() -> Iterator[Obligation]:
     it and its max is at least n. The bound is the base of the first stored
     entry met at or after the hint's entry at the deepest level where one
     was met inside the bound, or the chunk's first free page: the same at
-    any depth.
+    any depth. Go's 386 tree has its own proof, tree_find_first_fit_386.
     """
     for g, hints in zip(TREE_GEOMETRIES, HINTS, strict=True):
         yield from _descent(g, tuple(range(g.total_chunks)), hints)
     yield from _descent(WIDE_ROOT, WIDE_GROWN, WIDE_HINTS)
+    yield from _descent(AMD64, AMD64_GROWN, AMD64_HINTS)
+    yield from _fit_merge_lemma()
+    yield from _chunk_facts_lemma()
+
+
+def tree_find_first_fit_386() -> Iterator[Obligation]:
+    """On Go's 386 tree (model.geometry.I386: 4 levels, a root of 2 entries of 512 chunks,
+    8-entry blocks below, 1024 chunks), the radix-tree find returns the linear first fit, and
+    every grown page below its first-free bound is in use, as tree_find_first_fit states.
+
+    The descent of tree_find_first_fit (1) on I386 itself, with 6 chunks
+    grown inside the chunks a 386 trace may grow (ARCHES["386"]: [1,
+    1023)): 1 and 2 (neighbours in leaf block 0, whose chunk 0 is never
+    grown), 9 (the next level-2 entry), 511 and 512 (neighbours across the
+    two root entries: a run that fits across them is found at the root),
+    and 1022 (the highest; root entry 1 ends in chunk 1023, never grown).
+    Hints: inside chunk 1, at chunk 9, at chunk 512 (the root scan starts at
+    its second entry), at chunk 600 (never grown, inside root entry 1), and
+    at chunk 1022. The lemmas the descent stands on (2 and 3 there: the
+    fold of fit_merge is the heap's first fit, and the facts of an abstract
+    chunk) hold for regions of any width and are proved here too.
+    Why it carries to every 386 heap, whichever chunks are grown: the
+    argument of tree_find_first_fit, for a root block of 2 entries (which
+    its 3-level reduced geometry also has) and 8-entry blocks below it;
+    4 levels only repeat the descent one more time. A 386 root entry is
+    never fully free (pack_roundtrip_386), so the run-through-a-fully-free-
+    entry step never happens at the 386 root; below it, it is the step the
+    reduced geometries exercise.
+    """
+    yield from _descent(I386, I386_GROWN, I386_HINTS)
     yield from _fit_merge_lemma()
     yield from _chunk_facts_lemma()
 
@@ -247,7 +313,7 @@ def _descent(g: Geometry, grown: tuple[int, ...], hints: list[tuple[int, int]]) 
             else:
                 claims.append(z3.Implies(path.when(), z3.And(first_fit >= 0, page == first_fit, first_free_ok(bound))))
         yield Claim(
-            f"{g.levels} levels of {1 << g.root_bits}/{1 << g.level_bits} entries, {len(grown)} chunks grown, "
+            f"{geometry_name(g)}, {len(grown)} chunks grown, "
             f"hint at chunk {hint_chunk} + {offset} ({len(paths)} paths)",
             z3.And(claims),
             facts + below,
@@ -367,10 +433,19 @@ def _chunk_facts_lemma() -> Iterator[Obligation]:
 TREE_FIND = Proof(
     "tree_find_first_fit",
     "the radix-tree find returns the linear first fit, and every grown page below its first-free bound is in use "
-    "(reduced geometries, absent entries, any n and hint; carried to Go's)",
+    "(reduced geometries and Go's amd64 tree, absent entries, any n and hint; carried to every amd64 heap)",
     tree_find_first_fit,
     "tree_find_fit_strict",
     expected_seconds=11.0,
 )
 
-PROOFS = (TREE_FIND,)
+TREE_FIND_386 = Proof(
+    "tree_find_first_fit_386",
+    "on Go's 386 tree (a root of 2 entries, 4 levels): the radix-tree find returns the linear first fit, "
+    "and every grown page below its first-free bound is in use",
+    tree_find_first_fit_386,
+    "tree_find_descend_strict",
+    expected_seconds=2.0,
+)
+
+PROOFS = (TREE_FIND, TREE_FIND_386)

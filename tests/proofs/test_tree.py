@@ -1,4 +1,5 @@
-"""proofs/tree.py: tree_find_first_fit, and the abstract chunk it stands on."""
+"""proofs/tree.py: tree_find_first_fit (reduced and Go's amd64 tree), tree_find_first_fit_386, and the abstract
+chunk they stand on."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import z3
 
 from model import spec, summary
-from model.geometry import Geometry
+from model.geometry import AMD64, ARCHES, I386, Geometry
 from model.words import MASK64
 from proofs import tree
 from proofs.core import Proof
@@ -44,6 +45,21 @@ def test_the_wide_root_lists_its_entries_both_ways() -> None:
     g = tree.WIDE_ROOT
     assert (1 << g.block_bits(0)) > 64  # the sorted listing
     assert any(c >= 64 for c, _ in tree.WIDE_HINTS)  # a block of at most 64 entries: the dense listing
+
+
+def test_each_platforms_tree_is_proved() -> None:
+    """tree_find_first_fit runs Go's amd64 tree, tree_find_first_fit_386 Go's 386 tree, each on
+    chunks a trace may grow there, with a hint in the second root entry."""
+    assert [p.name for p in tree.PROOFS] == ["tree_find_first_fit", "tree_find_first_fit_386"]
+    for arch, grown, hints in (
+        (ARCHES["amd64"], tree.AMD64_GROWN, tree.AMD64_HINTS),
+        (ARCHES["386"], tree.I386_GROWN, tree.I386_HINTS),
+    ):
+        g = arch.geometry()
+        assert all(arch.first_chunk <= c < arch.chunk_limit() for c in grown), arch.name
+        assert {g.entry_of(0, g.chunk_base(c)) for c in grown} >= {0, 1}  # both of 386's root entries
+        assert any(g.entry_of(0, g.chunk_base(c)) == 1 for c, _ in hints)
+    assert tree.geometry_name(I386).startswith("Go's 386 tree") and tree.geometry_name(AMD64).startswith("Go's amd64")
 
 
 def _fold_fit(g: Geometry, bits: dict[int, list[int]], n: int) -> int:
