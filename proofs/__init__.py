@@ -16,7 +16,8 @@ one seeded bug (mutants), which must be refuted with a counterexample.
   regions      summaries and first fits of regions of any width (quantified
                definitions, used through their instances)
   states       PageAlloc states with Z3 bitmaps, hint and leaves
-  summary      pack_roundtrip, summarize_word, merge_concat, merge_assoc
+  summary      pack_roundtrip, pack_roundtrip_386, summarize_word,
+               merge_concat, merge_assoc
   bitmap       find_bit_range64, alloc_free_bits, fill_aligned
   pagecache    cache_roundtrip, cache_first_held
   scavenge     scav_disjoint, scavenge_candidate

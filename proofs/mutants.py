@@ -27,6 +27,7 @@ SCAVENGE = "model/scavenge.py"
 BARRIER = "model/gc/barrier.py"
 CYCLE = "model/gc/cycle.py"
 MARK = "model/gc/mark.py"
+GEOMETRY = "model/geometry.py"
 
 MUTANTS: tuple[Mutant, ...] = (
     # pack_roundtrip
@@ -60,6 +61,23 @@ MUTANTS: tuple[Mutant, ...] = (
         "packable_ignores_end", SUMMARY, "is_packable",
         "words.both(start == limit, end == limit)", "start == limit",
         "pack_roundtrip", "pack accepts a max of 2**21 whose end is not, which it then encodes as fully free",
+    ),
+    # pack_roundtrip_386
+    Mutant(
+        "packed_width_amd64_levels", GEOMETRY, "Geometry.log_max_packed",
+        "(self.levels - 1) * self.level_bits", "4 * self.level_bits",
+        "pack_roundtrip_386",
+        "the packed field width counts amd64's four levels below the root: 21-bit fields on 386, not Go's 18",
+    ),
+    Mutant(
+        "arch_386_grows_chunk_zero", GEOMETRY, "", "origin=0, first_chunk=1)", "origin=0, first_chunk=0)",
+        "pack_roundtrip_386", "386 traces may grow chunk 0 (address 0), so root entry 0 may be wholly free",
+    ),
+    Mutant(
+        "arch_top_chunk_growable", GEOMETRY, "Arch.chunk_limit",
+        "top_wraps = address_bits >= self.uintptr_bits", "top_wraps = address_bits > self.uintptr_bits",
+        "pack_roundtrip_386",
+        "the chunk whose limit is 2**32 counts as growable on 386, so root entry 1 may be wholly free",
     ),
     # summarize_word
     Mutant(

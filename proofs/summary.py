@@ -3,18 +3,30 @@
 Each proof evaluates model.summary's functions on Z3 terms: pack_triple,
 unpack_triple and is_packable (the snapshot encoding); summarize_word on both
 its paths; merge_pair, merge_row and summarize_words (what the tree stores).
+
+The packed encoding is the one summary rule whose numbers differ between Go's
+platforms (the field width is the root entry's page count), so it is proved
+once per platform: pack_roundtrip on amd64 (and a reduced geometry),
+pack_roundtrip_386 on 386, each against Go's layout written out bit by bit
+(GO_PACKED_LAYOUTS). Summarizing and merging are the same on every platform:
+the chunk (512 pages, 8 words) and the 8 children of an entry below the root
+are, and merge_concat and merge_assoc hold for regions of any width.
+
+The module is one piece, over 550 lines, because it is the proof module of
+model/summary.py (a rule in model/X.py, its proof in proofs/X.py), and its
+five proofs are all of that module's functions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import z3
 
-from model import spec, summary, words
+from model import spec, summary, tree, words
 from model.errors import ParameterError
-from model.geometry import AMD64, Geometry
+from model.geometry import AMD64, ARCHES, I386, Arch, Geometry
 from model.summary import Summary, Triple
 from model.words import MASK64
 from proofs.core import Check, Claim, Obligation, Proof
@@ -32,16 +44,25 @@ from proofs.symbolic import explore, replaced
 REDUCED = Geometry(chunk_pages=64, levels=2, root_bits=3, level_bits=3)
 PACK_GEOMETRIES = (AMD64, REDUCED)
 
+GO_PACKED_LAYOUTS: dict[str, dict[str, tuple[int, int]]] = {
+    # Go's pallocSum fields, each as its lowest and highest bit, written out from mpagealloc.go's
+    # packPallocSum: field width logMaxPackedValue = logPallocChunkPages + (summaryLevels - 1) *
+    # summaryLevelBits, start lowest; bit 63 alone is the fully free root entry. Not derived from
+    # model.geometry, so a geometry that derives the width wrongly disagrees with it.
+    "amd64": {"start": (0, 20), "max": (21, 41), "end": (42, 62)},  # 9 + 4 * 3 = 21 bits
+    "386": {"start": (0, 17), "max": (18, 35), "end": (36, 53)},  # 9 + 3 * 3 = 18 bits; 54-62 unused
+}
+
 ROW = 8  # children per row: Go's 8 words per chunk and 8 children per entry
 
 
-# pack_roundtrip
+# pack_roundtrip, pack_roundtrip_386
 
 
 def pack_roundtrip() -> Iterator[Obligation]:
     """unpack(pack(s, m, e)) == (s, m, e) for every summary pack accepts, pack accepts exactly the
     consistent triples (start and end at most max) that survive the round trip, and both put
-    each field where Go's layout does, bit by bit.
+    each field where Go's amd64 layout does, bit by bit.
 
     Fields are arbitrary 64-bit values, so "accepts exactly" covers every
     triple: one with a field above max_packed, or with max == max_packed but
@@ -52,88 +73,252 @@ def pack_roundtrip() -> Iterator[Obligation]:
     0-20, max in 21-41, end in 42-62 on amd64, bit 63 for the fully free
     entry) is checked bit by bit for pack_triple on every packable triple and
     for unpack_triple on every word without bit 63, so a pair that agrees on
-    another layout (start and end swapped in both) does not prove. Checked
-    for Go's amd64 geometry (21-bit fields) and a reduced one (9-bit fields);
-    the concrete checks confirm that `pack`, the checked entry point, raises
-    ParameterError for refused summaries. The model packs summaries only for
-    state snapshots (oracle.pagealloc.state); the tree stores them unpacked.
+    another layout (start and end swapped in both) does not prove; and
+    packed_bit_owner itself is checked against Go's amd64 layout written out
+    (GO_PACKED_LAYOUTS), so a field width derived wrongly from the geometry
+    does not prove either. Checked for Go's amd64 geometry (21-bit fields)
+    and a reduced one (9-bit fields); the concrete checks confirm that `pack`,
+    the checked entry point, raises ParameterError for refused summaries. On
+    amd64 the fully free case is reachable: root entry 1 (chunks 4096 to
+    8191) lies inside the chunks a trace may grow (model.geometry.ARCHES).
+    386 has its own proof, pack_roundtrip_386. The model packs summaries
+    only for state snapshots (oracle.pagealloc.state); the tree stores them
+    unpacked.
     """
+    yield Check("Go's amd64 layout: 21-bit fields, start 0-20, max 21-41, end 42-62", _pinned_layout("amd64", AMD64))
     for g in PACK_GEOMETRIES:
-        bits = g.log_max_packed
-        s, m, e = z3.BitVecs(f"start max end_{bits}", WORD)
-        t = (s, m, e)
-        show = [("start", s), ("max", m), ("end", e)]
-        packed = summary.pack_triple(t, g)
-        back = summary.unpack_triple(packed, g)
-        same = z3.And(back[0] == s, back[1] == m, back[2] == e)
-        limit = g.max_packed
-        yield Claim(
-            f"fully free {limit}-page entry round trip ({bits}-bit fields)",
-            z3.And(
-                summary.pack_triple((limit, limit, limit), g) == 1 << spec.PACKED_FULL_BIT,
-                *[v == limit for v in summary.unpack_triple(z3.BitVecVal(1 << spec.PACKED_FULL_BIT, WORD), g)],
-            ),
-        )
-        yield Claim(
-            f"round trip of packable triples ({bits}-bit fields)",
-            z3.Implies(summary.is_packable(t, g), same),
-            show=show,
-        )
-        consistent = z3.And(z3.ULE(s, m), z3.ULE(e, m))
-        yield Claim(
-            f"packable exactly when consistent and round-tripping ({bits}-bit fields)",
-            summary.is_packable(t, g) == z3.And(consistent, same),
-            show=show,
-        )
-        fields = dict(zip(spec.PACKED_FIELDS, t, strict=True))
-        layout = []
-        for b in range(WORD):
-            owner = spec.packed_bit_owner(b, g)
-            want = z3.BitVecVal(0, 1) if owner is None else z3.Extract(owner[1], owner[1], fields[owner[0]])
-            layout.append(z3.Extract(b, b, packed) == want)
-        yield Claim(
-            f"pack puts each field where Go's layout does ({bits}-bit fields)",
-            z3.And(layout),
-            [summary.is_packable(t, g), z3.ULT(m, limit)],
-            show,
-        )
-        word = z3.BitVec(f"packed_{bits}", WORD)
-        read = summary.unpack_triple(word, g)
-        expected = {name: z3.BitVecVal(0, WORD) for name in spec.PACKED_FIELDS}
-        for b in range(WORD):
-            owner = spec.packed_bit_owner(b, g)
-            if owner is not None:
-                bit = z3.ZeroExt(WORD - 1, z3.Extract(b, b, word))
-                expected[owner[0]] = expected[owner[0]] | (bit << owner[1])
-        yield Claim(
-            f"unpack reads each field where Go's layout puts it ({bits}-bit fields)",
-            z3.And([r == expected[name] for r, name in zip(read, spec.PACKED_FIELDS, strict=True)]),
-            [z3.Extract(spec.PACKED_FULL_BIT, spec.PACKED_FULL_BIT, word) == 0],
-            [("packed", word)],
-        )
-    yield Check("pack refuses what it cannot encode", _pack_refusals)
+        yield from _pack_claims(g)
+    yield Check("pack refuses what it cannot encode (21-bit fields)", lambda: _pack_refusals(AMD64))
 
 
-def _pack_refusals() -> str | None:
-    limit = AMD64.max_packed
+def pack_roundtrip_386() -> Iterator[Obligation]:
+    """On Go's 386 geometry (model.geometry.I386: 4 levels, a root of two entries of 2**18
+    pages): the packed fields are 18 bits, start in bits 0-17, max in 18-35, end in 36-53
+    (54-62 unused), as Go's packPallocSum lays them out there; pack and unpack round-trip,
+    accept exactly the consistent triples and follow that layout bit by bit, as
+    pack_roundtrip states for amd64; and no summary a 386 heap holds is ever the fully free
+    one, so the bit-63 case never arises on 386.
+
+    1. The layout is pinned: model.spec.packed_bit_owner on I386 is Go's 386
+       layout written out (GO_PACKED_LAYOUTS), max_packed is 2**18; then the
+       claims of pack_roundtrip on I386 (the fully free (2**18, 2**18, 2**18)
+       <-> 1 << 63 included: the functions map it like Go's do, whoever
+       calls them).
+    2. Fully free never arises. Only a root entry could reach max_packed
+       (an entry at level l >= 1 covers at most 2**15 pages). Every 386 root
+       entry holds a chunk no 386 trace grows (Check): chunk 0 (address 0,
+       Go's "no memory" and "not grown yet") in entry 0, chunk 1023 (whose
+       limit 2**32 wraps) in entry 1 (ARCHES["386"], first_chunk and
+       chunk_limit). A chunk never grown has the zero summary. The root entry
+       holding it is merged up the model's way (model.summary.merge_row)
+       through 3 levels of 8 children, every other child any valid summary
+       of its width (proofs.definitions.valid_summary, which every real
+       summary meets: merge_assoc, merge_concat); for all of them its max is
+       below 2**18 and its start and end at most its max (integers: the
+       merge's arithmetic on 64-bit words is the same for values below
+       2**19). pack_triple of every such summary, as 64-bit words, leaves
+       bit 63 clear.
+    3. The bound is reached: with every chunk a 386 trace may grow grown and
+       free, model.tree.summarize_levels gives root entries (0, 2**18 - 512,
+       2**18 - 512) and (2**18 - 512, 2**18 - 512, 0), packed in fields.
+    The same holds in Go's own 386 runtime, for the same reasons: its heap
+    never maps address 0 (grow takes chunk index 0 for "nothing grown yet";
+    alloc returns address 0 for failure) and mheap.sysAlloc refuses an arena
+    whose end wraps, so its leaves for chunks 0 and 1023 stay zero and
+    mergeSummaries never builds a root max of 2**18.
+    """
+    yield Check("Go's 386 layout: 18-bit fields, start 0-17, max 18-35, end 36-53", _pinned_layout("386", I386))
+    yield from _pack_claims(I386)
+    yield Check("pack refuses what it cannot encode (18-bit fields)", lambda: _pack_refusals(I386))
+    yield from _never_fully_free(ARCHES["386"])
+    yield Check("the fullest 386 heap: root entries packed in fields", lambda: _fullest_heap(ARCHES["386"]))
+
+
+def _pack_claims(g: Geometry) -> Iterator[Obligation]:
+    bits = g.log_max_packed
+    s, m, e = z3.BitVecs(f"start max end_{bits}", WORD)
+    t = (s, m, e)
+    show = [("start", s), ("max", m), ("end", e)]
+    packed = summary.pack_triple(t, g)
+    back = summary.unpack_triple(packed, g)
+    same = z3.And(back[0] == s, back[1] == m, back[2] == e)
+    limit = g.max_packed
+    yield Claim(
+        f"fully free {limit}-page entry round trip ({bits}-bit fields)",
+        z3.And(
+            summary.pack_triple((limit, limit, limit), g) == 1 << spec.PACKED_FULL_BIT,
+            *[v == limit for v in summary.unpack_triple(z3.BitVecVal(1 << spec.PACKED_FULL_BIT, WORD), g)],
+        ),
+    )
+    yield Claim(
+        f"round trip of packable triples ({bits}-bit fields)",
+        z3.Implies(summary.is_packable(t, g), same),
+        show=show,
+    )
+    consistent = z3.And(z3.ULE(s, m), z3.ULE(e, m))
+    yield Claim(
+        f"packable exactly when consistent and round-tripping ({bits}-bit fields)",
+        summary.is_packable(t, g) == z3.And(consistent, same),
+        show=show,
+    )
+    fields = dict(zip(spec.PACKED_FIELDS, t, strict=True))
+    layout = []
+    for b in range(WORD):
+        owner = spec.packed_bit_owner(b, g)
+        want = z3.BitVecVal(0, 1) if owner is None else z3.Extract(owner[1], owner[1], fields[owner[0]])
+        layout.append(z3.Extract(b, b, packed) == want)
+    yield Claim(
+        f"pack puts each field where Go's layout does ({bits}-bit fields)",
+        z3.And(layout),
+        [summary.is_packable(t, g), z3.ULT(m, limit)],
+        show,
+    )
+    word = z3.BitVec(f"packed_{bits}", WORD)
+    read = summary.unpack_triple(word, g)
+    expected = {name: z3.BitVecVal(0, WORD) for name in spec.PACKED_FIELDS}
+    for b in range(WORD):
+        owner = spec.packed_bit_owner(b, g)
+        if owner is not None:
+            bit = z3.ZeroExt(WORD - 1, z3.Extract(b, b, word))
+            expected[owner[0]] = expected[owner[0]] | (bit << owner[1])
+    yield Claim(
+        f"unpack reads each field where Go's layout puts it ({bits}-bit fields)",
+        z3.And([r == expected[name] for r, name in zip(read, spec.PACKED_FIELDS, strict=True)]),
+        [z3.Extract(spec.PACKED_FULL_BIT, spec.PACKED_FULL_BIT, word) == 0],
+        [("packed", word)],
+    )
+
+
+def _pinned_layout(arch: str, g: Geometry) -> Callable[[], str | None]:
+    """A check that model.spec.packed_bit_owner and max_packed on g are Go's layout for arch."""
+    layout = GO_PACKED_LAYOUTS[arch]
+
+    def run() -> str | None:
+        low_bit, high_bit = layout["max"]
+        width = high_bit - low_bit + 1
+        if g.log_max_packed != width or g.max_packed != 1 << width:
+            return f"the geometry packs {g.log_max_packed}-bit fields, Go's {arch} layout {width}-bit ones"
+        for b in range(WORD):
+            want = next(((name, b - lo) for name, (lo, hi) in layout.items() if lo <= b <= hi), None)
+            got = spec.packed_bit_owner(b, g)
+            if got != want:
+                return f"bit {b} holds {got} in model.spec's layout, {want} in Go's {arch} layout"
+        return None
+
+    return run
+
+
+def _pack_refusals(g: Geometry) -> str | None:
+    limit = g.max_packed
     for s in (Summary(0, limit, 0), Summary(limit, limit, limit - 1), Summary(0, limit + 1, 0)):
         try:
-            summary.pack(s, AMD64)
+            summary.pack(s, g)
         except ParameterError:
             continue
         return f"pack accepted {s.as_tuple()}"
     for s in (Summary(limit, limit, limit), Summary(0, 0, 0), Summary(limit - 1, limit - 1, limit - 1)):
-        if summary.unpack(summary.pack(s, AMD64), AMD64) != s:
+        if summary.unpack(summary.pack(s, g), g) != s:
             return f"pack/unpack changed {s.as_tuple()}"
+    return None
+
+
+def _never_grown_chunk(arch: Arch, root: int) -> int | None:
+    """A chunk of root entry `root` that no trace on arch grows, or None if it may grow them all."""
+    g = arch.geometry()
+    per_root = 1 << (g.level_log_pages(0) - g.log_chunk_pages)
+    first, limit = root * per_root, (root + 1) * per_root
+    if first < arch.first_chunk:
+        return first
+    if limit > arch.chunk_limit():
+        return limit - 1
+    return None
+
+
+def _never_fully_free(arch: Arch) -> Iterator[Obligation]:
+    """Per root entry: it holds a chunk never grown, and so, whatever its other pages, its merged
+    summary is consistent with max below max_packed; such a summary packs in fields, bit 63 clear."""
+    g = arch.geometry()
+    for root in range(g.level_entries(0)):
+        chunk = _never_grown_chunk(arch, root)
+        label = f"{arch.name} root entry {root} is never fully free"
+        if chunk is None:
+            first = root << (g.level_log_pages(0) - g.log_chunk_pages)
+            reason = f"every chunk of it, from {first}, may be grown, so it may be wholly free and pack to 1 << 63"
+            yield Check(label, lambda reason=reason: reason)
+            continue
+        (start, most, end), facts, show = _root_summary_above(g, chunk)
+        yield Claim(
+            f"{label} (chunk {chunk} never grown)",
+            z3.And(0 <= start, start <= most, 0 <= end, end <= most, most < g.max_packed),
+            facts,
+            show,
+        )
+    bits = g.log_max_packed
+    t = tuple(z3.BitVecs(f"start max end_{bits}", WORD))
+    packed = summary.pack_triple(t, g)
+    yield Claim(
+        f"a consistent summary with max below {g.max_packed} packs with bit 63 clear ({bits}-bit fields)",
+        z3.Extract(spec.PACKED_FULL_BIT, spec.PACKED_FULL_BIT, packed) == 0,
+        [summary.is_packable(t, g), z3.ULT(t[1], g.max_packed)],
+        [("start", t[0]), ("max", t[1]), ("end", t[2])],
+        logic="QF_BV",
+    )
+
+
+def _root_summary_above(g: Geometry, chunk: int) -> tuple[Triple, list[Any], list[tuple[str, Any]]]:
+    """The summary of the root entry holding `chunk`, a chunk never grown (the zero summary),
+    merged up with model.summary.merge_row; every other entry on the way is any valid summary of
+    its width (integers: merge_row's arithmetic is the same on them as on 64-bit words, whose
+    values here stay below 2**19)."""
+    page = g.chunk_base(chunk)
+    merged: Triple = (z3.IntVal(0), z3.IntVal(0), z3.IntVal(0))
+    facts: list[Any] = []
+    show: list[tuple[str, Any]] = []
+    for level in range(g.levels - 1, 0, -1):
+        bits, width = g.block_bits(level), 1 << g.level_log_pages(level)
+        on_path = g.entry_of(level, page) & ((1 << bits) - 1)
+        children: list[Triple] = []
+        for j in range(1 << bits):
+            if j == on_path:
+                children.append(merged)
+                continue
+            child = tuple(z3.Ints(f"l{level}_{j}_start l{level}_{j}_max l{level}_{j}_end"))
+            facts.append(valid_summary(*child, width))
+            show += [(str(v), v) for v in child]
+            children.append(child)  # type: ignore[arg-type]
+        merged = summary.merge_row(children, width)
+    return merged, facts, show
+
+
+def _fullest_heap(arch: Arch) -> str | None:
+    """Every chunk arch's traces may grow, grown and free: the root entries the model's tree holds
+    have max max_packed - chunk_pages at most, and pack without bit 63."""
+    g = arch.geometry()
+    free = {c: [0] * g.words_per_chunk for c in range(arch.first_chunk, arch.chunk_limit())}
+    roots = tree.summarize_levels(free, g)[0]
+    bound = g.max_packed - g.chunk_pages
+    for root, s in sorted(roots.items()):
+        if s.max > bound or summary.pack(s, g) >> spec.PACKED_FULL_BIT:
+            return f"root entry {root} summarizes to {s.as_tuple()}, packed {summary.pack(s, g):#x}"
+    if max(s.max for s in roots.values()) != bound:
+        return f"no root entry reaches {bound} free pages: {sorted((k, s.as_tuple()) for k, s in roots.items())}"
     return None
 
 
 PACK = Proof(
     "pack_roundtrip",
-    "unpack(pack(s,m,e)) == (s,m,e) for every valid summary (incl. fully free), in Go's bit layout; "
+    "unpack(pack(s,m,e)) == (s,m,e) for every valid summary (incl. fully free), in Go's amd64 bit layout; "
     "invalid ones refused",
     pack_roundtrip,
     "pack_without_full_case",
+)
+
+PACK_386 = Proof(
+    "pack_roundtrip_386",
+    "on 386: unpack(pack(s,m,e)) == (s,m,e), refusals, Go's 18-bit layout bit by bit; "
+    "no 386 root entry is ever fully free, so bit 63 never arises",
+    pack_roundtrip_386,
+    "packed_width_amd64_levels",
 )
 
 
@@ -479,4 +664,4 @@ ASSOC = Proof(
     "merge_end_one_short",
 )
 
-PROOFS = (PACK, SUMMARIZE, CONCAT, ASSOC)
+PROOFS = (PACK, PACK_386, SUMMARIZE, CONCAT, ASSOC)
