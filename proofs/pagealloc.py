@@ -14,7 +14,7 @@ from typing import Any
 import z3
 
 from model import pagealloc, pagecache, spec
-from model.geometry import Geometry
+from model.geometry import AMD64, I386, Geometry
 from model.pagealloc import ChunkData, PageAlloc
 from model.pagecache import PageCache
 from proofs.core import Claim, Obligation, Proof
@@ -22,10 +22,22 @@ from proofs.definitions import WORD, bv
 from proofs.pagecache import CACHE_GEOMETRY, explore_fill, fill_facts
 from proofs.states import HeapUnderProof, NoIndex, State, accept_symbolic_counts, as_term, words_after
 from proofs.symbolic import BranchingDict, explore, replaced
-from proofs.tree import abstract_chunks, bitvectors, first_fit_scan, first_free_scan, heap_first_fit, stored_levels
+from proofs.tree import (
+    abstract_chunks,
+    bitvectors,
+    first_fit_scan,
+    first_free_scan,
+    geometry_name,
+    heap_first_fit,
+    stored_levels,
+)
 
 ALLOC_GEOMETRY = Geometry(chunk_pages=512, levels=2, root_bits=1, level_bits=1)  # 4 chunks of Go's size
-ALLOC_GROWN = ((1, 2, 3),)  # chunk 0 never grown: find_mapped moves a bound there to chunk 1
+ALLOC_CASES: tuple[tuple[Geometry, tuple[int, ...]], ...] = (
+    (ALLOC_GEOMETRY, (1, 2, 3)),  # chunk 0 never grown: find_mapped moves a bound there to chunk 1
+    (AMD64, (0, 4096)),  # Go's amd64 tree: two root entries, 4095 chunks never grown between them
+    (I386, (1, 512)),  # Go's 386 tree: chunk 0 never grown, as on 386; one chunk in each root entry
+)
 GROW_GEOMETRY = Geometry(chunk_pages=WORD, levels=1, root_bits=2, level_bits=0)  # 4 chunks of one word
 GROWS = (((1,), 0, 1), ((1,), 2, 2), ((0, 2), 1, 1), ((0,), 3, 1))  # (grown before, first chunk, count)
 LIMIT = 1 << 12  # field values and request sizes stay far below 2**63: signed bit-vector order is numeric order
@@ -40,7 +52,10 @@ def search_hint() -> Iterator[Obligation]:
     below the hint is in use", and alloc returns the linear first fit.
 
     * alloc(n) (PageAlloc.alloc): on 4 chunks of 512 pages in two levels
-      (chunk 0 never grown, the others grown), with the chunks
+      (chunk 0 never grown, the others grown), on Go's amd64 tree with
+      chunks 0 and 4096 grown (the first chunks of root entries 0 and 1),
+      and on Go's 386 tree with chunks 1 and 512 grown (chunk 0 never grown,
+      as on 386; one chunk in each root entry), with the chunks
       abstract as in tree_find_first_fit (summaries and first fits as
       symbolic bit-vectors meeting the facts proved there, the tree the
       model's merges of them, an entry stored when non-zero), n and the hint
@@ -66,6 +81,13 @@ def search_hint() -> Iterator[Obligation]:
       flush of a cache at any block of the heap, holding a page in use.
     After each the invariant holds for the new bitmaps and the new hint
     (model.spec.pages_below_in_use, chunk by chunk).
+    Both platforms: alloc reads the tree's shape only through tree_find,
+    proved on Go's amd64 and 386 trees (tree_find_first_fit,
+    tree_find_first_fit_386), and is run on both here as well; the other
+    operations touch pages inside chunks and compare the hint with pages,
+    which does not depend on the tree above the chunks, and Go's chunk (512
+    pages) is the same on both, so their reduced states stand for amd64 and
+    386 alike.
     """
     yield from _free()
     yield from _grow()
@@ -76,55 +98,59 @@ def search_hint() -> Iterator[Obligation]:
 
 
 def _alloc() -> Iterator[Obligation]:
-    g = ALLOC_GEOMETRY
+    for g, grown in ALLOC_CASES:
+        yield alloc_claim(g, grown)
+
+
+def alloc_claim(g: Geometry, grown: tuple[int, ...]) -> Claim:
+    """alloc's claim on geometry g with the chunks `grown` grown (abstract), explored along every path."""
     n = z3.BitVec("n", WORD)
     hint = z3.BitVec("hint", WORD)
-    for grown in ALLOC_GROWN:
-        chunks, facts = abstract_chunks(g, grown, n, make=bitvectors)
-        for ch in chunks.values():
-            facts += _in_range(ch.s, ch.m, ch.e, ch.f, ch.ff)
-        facts += [n <= LIMIT, z3.ULE(hint, g.no_free_page)]
-        facts += [z3.Implies(ch.ff >= 0, g.chunk_base(c) + ch.ff >= hint) for c, ch in chunks.items()]
-        first_fit, below_in_use = heap_first_fit(g, chunks, n)
-        end_chunk = max(grown) + 1
+    chunks, facts = abstract_chunks(g, grown, n, make=bitvectors)
+    for ch in chunks.values():
+        facts += _in_range(ch.s, ch.m, ch.e, ch.f, ch.ff)
+    facts += [n <= LIMIT, z3.ULE(hint, g.no_free_page)]
+    facts += [z3.Implies(ch.ff >= 0, g.chunk_base(c) + ch.ff >= hint) for c, ch in chunks.items()]
+    first_fit, below_in_use = heap_first_fit(g, chunks, n)
+    end_chunk = max(grown) + 1
 
-        def run(grown: tuple[int, ...] = grown, chunks: dict[int, Any] = chunks) -> tuple[Any, Any]:
-            pa = HeapUnderProof(g)
-            pa.chunks = BranchingDict({c: ChunkData(chunks[c], []) for c in grown})
-            pa.end_chunk = max(grown) + 1
-            pa.search_page = hint
-            pa.scav = NoIndex()  # type: ignore[assignment]
-            pa.tree = stored_levels(g, chunks)  # type: ignore[assignment]
-            with (
-                replaced(pagealloc, "check_count", accept_symbolic_counts),
-                replaced(PageAlloc, "alloc_range", lambda self, page, npages: 0),
-                replaced(spec, "first_fit", first_fit_scan),
-                replaced(spec, "first_free", first_free_scan),
-            ):
-                result = pa.alloc(n)
-            return result.page, pa.search_page
+    def run() -> tuple[Any, Any]:
+        pa = HeapUnderProof(g)
+        pa.chunks = BranchingDict({c: ChunkData(chunks[c], []) for c in grown})
+        pa.end_chunk = end_chunk
+        pa.search_page = hint
+        pa.scav = NoIndex()  # type: ignore[assignment]
+        pa.tree = stored_levels(g, chunks)  # type: ignore[assignment]
+        with (
+            replaced(pagealloc, "check_count", accept_symbolic_counts),
+            replaced(PageAlloc, "alloc_range", lambda self, page, npages: 0),
+            replaced(spec, "first_fit", first_fit_scan),
+            replaced(spec, "first_free", first_free_scan),
+        ):
+            result = pa.alloc(n)
+        return result.page, pa.search_page
 
-        paths = explore(run, facts)
-        claims = []
-        for path in paths:
-            if path.raised is not None:
-                claims.append(z3.Not(path.when()))
-                continue
-            page, after = (as_term(v) if v is not None else None for v in path.value)
-            if page is None:
-                searched = z3.ULT(hint >> g.log_chunk_pages, end_chunk)
-                want = z3.If(z3.And(n == 1, searched), bv(g.no_free_page), hint)
-                claims.append(z3.Implies(path.when(), z3.And(first_fit == -1, after == want)))
-            else:
-                claims.append(z3.Implies(path.when(), z3.And(
-                    first_fit >= 0, page == first_fit, z3.UGE(after, hint), below_in_use(after)
-                )))
-        yield Claim(
-            f"alloc, chunks {grown} grown ({len(paths)} paths)",
-            z3.And(claims),
-            facts,
-            [("n", n), ("hint", hint), *_fields(chunks)],
-        )
+    paths = explore(run, facts)
+    claims = []
+    for path in paths:
+        if path.raised is not None:
+            claims.append(z3.Not(path.when()))
+            continue
+        page, after = (as_term(v) if v is not None else None for v in path.value)
+        if page is None:
+            searched = z3.ULT(hint >> g.log_chunk_pages, end_chunk)
+            want = z3.If(z3.And(n == 1, searched), bv(g.no_free_page), hint)
+            claims.append(z3.Implies(path.when(), z3.And(first_fit == -1, after == want)))
+        else:
+            claims.append(z3.Implies(path.when(), z3.And(
+                first_fit >= 0, page == first_fit, z3.UGE(after, hint), below_in_use(after)
+            )))
+    return Claim(
+        f"alloc on {geometry_name(g)}, chunks {grown} grown ({len(paths)} paths)",
+        z3.And(claims),
+        facts,
+        [("n", n), ("hint", hint), *_fields(chunks)],
+    )
 
 
 def _fields(chunks: dict[int, Any]) -> list[tuple[str, Any]]:

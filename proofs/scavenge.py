@@ -314,6 +314,10 @@ def scav_disjoint() -> Iterator[Obligation]:
         because a cache's scav bits are among its free bits and its free
         pages are in use in the heap (cache_roundtrip keeps both).
     After each, no page is both scavenged and in use.
+    Both platforms: every one of these works page by page inside chunks
+    (fill's one-page tree search aside, see cache_roundtrip), and chunks and
+    their bitmaps are the same on amd64 and 386, so the two-chunk heap
+    stands for both.
     """
     state = State(DISJOINT_GEOMETRY, (0, 1))
     g = state.geometry
