@@ -46,7 +46,7 @@
 // post statements, range expressions, switch tags and cases, declarations
 // whose right side has side effects or reads the names it declares, loop
 // variables a closure may capture, blank assignments, and code that only
-// the runtime's own heap runs (the body of `if !p.test`).
+// the runtime's own heap runs (the body of `if !p.test`, the else of `if p.test`).
 //
 // Tests. In each of the -tests (package runtime_test), the body of every
 // Test function and of every function literal passed to t.Run opens with
@@ -598,11 +598,19 @@ func (g *fileGen) ifStmt(s *ast.IfStmt) {
 		}
 		g.stmts(s.Body.List)
 	}
-	switch e := s.Else.(type) {
-	case *ast.IfStmt:
-		g.ifStmt(e)
-	case *ast.BlockStmt:
-		g.stmts(e.List)
+	elseBranch := func() {
+		switch e := s.Else.(type) {
+		case *ast.IfStmt:
+			g.ifStmt(e)
+		case *ast.BlockStmt:
+			g.stmts(e.List)
+		}
+	}
+	if g.testOnly(s.Cond) {
+		// `if p.test { ... } else { ... }`: only the runtime's own heap runs the else.
+		g.discard("runtime's own heap only", elseBranch)
+	} else {
+		elseBranch()
 	}
 }
 
@@ -703,6 +711,12 @@ func (g *fileGen) realHeapOnly(c ast.Expr) bool {
 		return false
 	}
 	return g.text(not.X) == g.check
+}
+
+// testOnly: a condition that is the data check itself (`p.test`, `test`): its else only runs for the runtime's
+// own heap.
+func (g *fileGen) testOnly(c ast.Expr) bool {
+	return g.check != "" && g.text(ast.Unparen(c)) == g.check
 }
 
 // ---- mutation points ----
