@@ -8,8 +8,25 @@ by file and by function, which mutants each kills, and every survivor.
 It is one piece because its parts (generating, building once, running, the
 report) share the catalog's shape and nothing else uses them.
 
+Platforms. `arch` (model.geometry.ARCHES) picks the runtime built: amd64,
+or 386 built with GOARCH=386 (which this machine runs), whose campaign
+drives the 32-bit layout. The files mutated are those of RUNTIME_FILES the
+platform compiles (`mutated_files`): the four above everywhere, and on 386
+mpagealloc_32bit.go too (its build constraint leaves it out of amd64; the
+64-bit layout's mpagealloc_64bit.go is not among RUNTIME_FILES). The shared
+files come first, so their mutants have the same ids on every platform.
+Each platform has its own catalog (what compiles differs: a constant that
+overflows a 32-bit uintptr), binary and pristine check (the bundled traces
+whose header names the platform). Go's tests run as they are: a test Go
+skips on the platform counts as run, a table case Go has on 64-bit
+platforms only is not there, and each verdict of Go's tests (the pristine
+one is printed first) says how many tests passed and skipped, and how many
+subtests passed.
+A survivor's classification (survivors.json) holds for the platform it
+names (absent: amd64).
+
 Generating. oracle/golive/go/mutgen (a small Go program built with the
-toolchain and cached) parses the four files with go/parser and emits, per
+toolchain and cached) parses the platform's files with go/parser and emits, per
 mutation site, the file, function, line, operator, original and mutated text,
 and writes instrumented copies in which every mutant is compiled in behind
 its gate (the operators, the gate forms and what is skipped and why are in
@@ -31,7 +48,7 @@ runtime sources, the project's Go files and the generator.
 Running. A mutant is selected at run time: PAGEALLOC_MUTANT=K, given by
 oracle.golive.driver to a server started from `mutant_binary(binary, K)`;
 0 is the pristine runtime. Before any mutant, id 0 must replay every bundled
-conformance trace clean and pass Go's tests (else the build is broken:
+conformance trace of its platform clean and pass Go's tests (else the build is broken:
 SystematicError, exit 2). Then, per mutant: the server must start (a crash
 at start-up is reported as an error, never hidden: the gate keeps mutated
 code off the binary's own heap, so it would mean a leak), the campaign runs
@@ -68,6 +85,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from model.errors import ModelError
+from model.geometry import ARCHES
 from oracle.common.errors import ImplementationFailed, UsageError
 from oracle.golive import driver
 from oracle.golive.campaign import run_campaign
@@ -75,6 +93,7 @@ from oracle.golive.mutation import RUNTIME_FILES
 from oracle.golive.toolchain import BinaryCache, GoBuildFailed, Toolchain, digest, run_build, runtime_sources
 from oracle.pagealloc.registry import ImplOptions
 from oracle.pagealloc.replay import replay
+from oracle.pagealloc.trace import parse_header
 
 TEST_FILES = ("mpagealloc_test.go", "mpallocbits_test.go", "mpagecache_test.go", "mgcscavenge_test.go")
 MUTGEN = driver.GO_DIR / "mutgen" / "main.go"
@@ -87,10 +106,29 @@ GO_TESTS_TIMEOUT = 15  # seconds Go's tests may take under a mutant (they take a
 COMPILE_ROUNDS = 6  # compile-and-leave-out rounds before giving up
 FATAL_PREFIXES = ("fatal error:", "panic:", "unexpected fault", "SIG")  # how a Go process says why it died
 ERROR_LINE = re.compile(r"^(?:.*/)?([A-Za-z0-9_]+\.go):(\d+)(?::(\d+))?: (.*)$")
+DEFAULT_ARCH = "amd64"
+# The files of RUNTIME_FILES one platform alone compiles (by their build constraints); all compile the rest.
+PLATFORM_FILES = {"mpagealloc_32bit.go": "386"}
 
 
 class SystematicError(UsageError):
     """The systematic build or its pristine check failed (exit 2): there is nothing meaningful to report."""
+
+
+def mutated_files(arch: str) -> tuple[str, ...]:
+    """The files of RUNTIME_FILES the platform compiles: the shared ones first (same ids everywhere), then its own."""
+    if arch not in ARCHES:
+        raise UsageError(f"unknown platform {arch!r} (known: {', '.join(ARCHES)})")
+    shared = [name for name in RUNTIME_FILES if name not in PLATFORM_FILES]
+    return (*shared, *[name for name in RUNTIME_FILES if PLATFORM_FILES.get(name) == arch])
+
+
+def _platform_env(arch: str) -> dict[str, str]:
+    return {} if arch == DEFAULT_ARCH else {"GOARCH": arch}
+
+
+def _cache_name(what: str, arch: str) -> str:
+    return f"runtime-systematic.{what}" if arch == DEFAULT_ARCH else f"runtime-systematic-{arch}.{what}"
 
 
 # ---- the catalog ----
@@ -125,6 +163,7 @@ class Catalog:
     skipped: dict[str, int]  # reason -> mutation points not generated
     tests: dict[str, list[str]]  # test file -> gated tests and subtests
     occurrence: dict[int, int] = field(default_factory=dict)  # id -> index among mutants with the same texts
+    arch: str = DEFAULT_ARCH  # the platform the mutants were compiled for (model.geometry.ARCHES)
 
     @property
     def test_names(self) -> list[str]:
@@ -136,6 +175,7 @@ class Catalog:
             "excluded": {str(k): v for k, v in sorted(self.excluded.items())},
             "skipped": self.skipped,
             "tests": self.tests,
+            "arch": self.arch,
         }
 
     @classmethod
@@ -145,6 +185,7 @@ class Catalog:
             {int(k): v for k, v in data["excluded"].items()},
             dict(data["skipped"]),
             {k: list(v) for k, v in data["tests"].items()},
+            arch=str(data.get("arch", DEFAULT_ARCH)),
         )
         seen: dict[tuple[str, ...], int] = {}
         for m in catalog.mutants:
@@ -165,8 +206,9 @@ def _go_sources() -> list[bytes]:
     return [p.name.encode() + b"\0" + p.read_bytes() for p in sorted([*driver.GO_DIR.glob("*.go"), MUTGEN])]
 
 
-def build_key(tc: Toolchain) -> str:
-    return digest([str(tc.goroot), tc.version, *runtime_sources(tc), *_go_sources()])
+def build_key(tc: Toolchain, arch: str = DEFAULT_ARCH) -> str:
+    return digest([str(tc.goroot), tc.version, *runtime_sources(tc), *_go_sources(), f"GOARCH={arch}",
+                   *mutated_files(arch)])
 
 
 def mutgen_binary(tc: Toolchain, cache: BinaryCache) -> Path:
@@ -176,11 +218,13 @@ def mutgen_binary(tc: Toolchain, cache: BinaryCache) -> Path:
     return cache.get("mutgen", digest([tc.version, MUTGEN.read_bytes()]), build)
 
 
-def generate(tc: Toolchain, mutgen: Path, out: Path, exclude: Iterable[int] = ()) -> dict[str, Any]:
-    """Run the generator into folder out (instrumented files and catalog.json); the catalog's JSON."""
+def generate(tc: Toolchain, mutgen: Path, out: Path, exclude: Iterable[int] = (), arch: str = DEFAULT_ARCH
+             ) -> dict[str, Any]:
+    """Run the generator on the platform's files into folder out (instrumented files and catalog.json)."""
     excluded = out / "exclude.txt"
     excluded.write_text("\n".join(str(i) for i in sorted(exclude)))
-    argv = [str(mutgen), "-runtime", str(tc.runtime_dir), "-out", str(out), "-files", ",".join(RUNTIME_FILES),
+    files = mutated_files(arch)
+    argv = [str(mutgen), "-runtime", str(tc.runtime_dir), "-out", str(out), "-files", ",".join(files),
             "-tests", ",".join(TEST_FILES), "-exclude", str(excluded)]
     res = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     if res.returncode != 0:
@@ -218,10 +262,10 @@ def attribute(errors: list[str], generated: dict[str, Any]) -> tuple[dict[int, s
     return found, stray
 
 
-def overlay(tc: Toolchain, instrumented: Path, with_tests: bool) -> dict[str, str]:
+def overlay(tc: Toolchain, instrumented: Path, with_tests: bool, arch: str = DEFAULT_ARCH) -> dict[str, str]:
     """The -overlay map: instrumented sources and the gate, and for the test binary the drivers and tests."""
     rd = tc.runtime_dir
-    replace = {str(rd / name): str(instrumented / name) for name in RUNTIME_FILES}
+    replace = {str(rd / name): str(instrumented / name) for name in mutated_files(arch)}
     gate = GATE_FILES if with_tests else GATE_FILES[:1]  # the test hooks need the test build
     replace.update({str(rd / name): str(driver.GO_DIR / name) for name in gate})
     if with_tests:
@@ -238,12 +282,12 @@ def _write_overlay(folder: Path, replace: dict[str, str]) -> Path:
     return path
 
 
-def compile_errors(tc: Toolchain, instrumented: Path, workdir: Path) -> list[str]:
-    """Compile package runtime from the instrumented sources with every error shown; the error lines."""
-    ov = _write_overlay(workdir, overlay(tc, instrumented, with_tests=False))
+def compile_errors(tc: Toolchain, instrumented: Path, workdir: Path, arch: str = DEFAULT_ARCH) -> list[str]:
+    """Compile package runtime for the platform from the instrumented sources, every error shown; the error lines."""
+    ov = _write_overlay(workdir, overlay(tc, instrumented, with_tests=False, arch=arch))
     res = subprocess.run(
         [tc.go, "build", "-overlay", str(ov), "-gcflags=runtime=-e", "runtime"],
-        cwd=workdir, env=tc.env(), capture_output=True, text=True, timeout=1800, check=False,
+        cwd=workdir, env=tc.env(**_platform_env(arch)), capture_output=True, text=True, timeout=1800, check=False,
     )
     if res.returncode == 0:
         return []
@@ -252,18 +296,20 @@ def compile_errors(tc: Toolchain, instrumented: Path, workdir: Path) -> list[str
     ]
 
 
-def build_catalog(tc: Toolchain, cache: BinaryCache, log: Callable[[str], None] | None = None) -> Catalog:
-    """Generate, then leave out what does not compile until package runtime compiles (cached per tree)."""
+def build_catalog(tc: Toolchain, cache: BinaryCache, log: Callable[[str], None] | None = None,
+                  arch: str = DEFAULT_ARCH) -> Catalog:
+    """Generate, then leave out what does not compile until package runtime compiles (cached per tree and platform)."""
     mutgen = mutgen_binary(tc, cache)
 
     def build(out: Path) -> None:
         excluded: dict[int, str] = {}
         with tempfile.TemporaryDirectory(prefix="golive-systematic-") as tmp:
             for _ in range(COMPILE_ROUNDS):
-                generated = generate(tc, mutgen, Path(tmp), excluded)
-                errors = compile_errors(tc, Path(tmp), Path(tmp))
+                generated = generate(tc, mutgen, Path(tmp), excluded, arch)
+                errors = compile_errors(tc, Path(tmp), Path(tmp), arch)
                 if not errors:
                     generated["excluded"] = {str(k): v for k, v in excluded.items()}
+                    generated["arch"] = arch
                     out.write_text(json.dumps(generated))
                     return
                 found, stray = attribute(errors, generated)
@@ -275,30 +321,31 @@ def build_catalog(tc: Toolchain, cache: BinaryCache, log: Callable[[str], None] 
                     log(f"left out {len(found)} mutants that do not compile")
         raise SystematicError(f"mutants still fail to compile after {COMPILE_ROUNDS} rounds")
 
-    path = cache.get("runtime-systematic.catalog", build_key(tc), build, log)
+    path = cache.get(_cache_name("catalog", arch), build_key(tc, arch), build, log)
     data = json.loads(path.read_text())
-    catalog = Catalog.from_json({**data, "mutants": [
+    catalog = Catalog.from_json({**data, "arch": arch, "mutants": [
         {k: m.get(k, "") for k in ("id", "file", "func", "line", "op", "orig", "mutated", "form", "check")}
         for m in data["mutants"] if str(m["id"]) not in data["excluded"]
     ]})
     return catalog
 
 
-def build_binary(tc: Toolchain, cache: BinaryCache | None = None, log: Callable[[str], None] | None = None
-                 ) -> tuple[Path, Catalog]:
-    """The one test binary with every compiling mutant, Go's page-allocator tests and the live driver."""
+def build_binary(tc: Toolchain, cache: BinaryCache | None = None, log: Callable[[str], None] | None = None,
+                 arch: str = DEFAULT_ARCH) -> tuple[Path, Catalog]:
+    """The one test binary for a platform with every compiling mutant, Go's page-allocator tests and the driver."""
     cache = cache or BinaryCache()
-    catalog = build_catalog(tc, cache, log)
+    catalog = build_catalog(tc, cache, log, arch)
     mutgen = mutgen_binary(tc, cache)
 
     def build(out: Path) -> None:
         with tempfile.TemporaryDirectory(prefix="golive-systematic-") as tmp:
-            generate(tc, mutgen, Path(tmp), catalog.excluded)
-            ov = _write_overlay(Path(tmp), overlay(tc, Path(tmp), with_tests=True))
+            generate(tc, mutgen, Path(tmp), catalog.excluded, arch)
+            ov = _write_overlay(Path(tmp), overlay(tc, Path(tmp), with_tests=True, arch=arch))
+            what = "the systematic-mutant runtime" + ("" if arch == DEFAULT_ARCH else f" for {arch}")
             run_build(tc, [tc.go, "test", "-c", "-overlay", str(ov), "-o", str(out), "runtime"], Path(tmp),
-                      "the systematic-mutant runtime")
+                      what, **_platform_env(arch))
 
-    return cache.get("runtime-systematic.test", build_key(tc), build, log), catalog
+    return cache.get(_cache_name("test", arch), build_key(tc, arch), build, log), catalog
 
 
 # ---- running one mutant ----
@@ -335,7 +382,10 @@ class Row:
 
 
 def run_go_tests(binary: Path, mutant: int, tests: list[str], timeout: float = GO_TESTS_TIMEOUT) -> Verdict:
-    """Go's page-allocator tests under a mutant, in their own process; killed on any failure, panic or hang."""
+    """Go's page-allocator tests under a mutant, in their own process; killed on any failure, panic or hang.
+
+    A test Go skips (on the platform) counts as run; the detail says how many skipped and how many table
+    cases (subtests) passed, which differ by platform (some of Go's cases exist on 64-bit platforms only)."""
     started = time.monotonic()
     argv = [str(binary), f"-test.run=^({'|'.join(tests)})$", "-test.count=1", "-test.v", "-test.failfast",
             f"-test.timeout={timeout:g}s"]
@@ -351,9 +401,12 @@ def run_go_tests(binary: Path, mutant: int, tests: list[str], timeout: float = G
     out = res.stdout + res.stderr
     if res.returncode == 0:
         passed = set(re.findall(r"^--- PASS: (\w+) ", out, re.M))
-        if passed >= set(tests):
-            return Verdict(False, f"{len(passed)} tests pass", seconds)
-        return Verdict(None, f"only {len(passed)} of {len(tests)} tests ran", seconds)
+        skipped = set(re.findall(r"^--- SKIP: (\w+) ", out, re.M))
+        cases = len(re.findall(r"^\s+--- PASS: ", out, re.M))
+        if passed | skipped >= set(tests):
+            return Verdict(False, f"{len(passed)} tests pass ({cases} subtests)"
+                           + (f", {len(skipped)} skip" if skipped else ""), seconds)
+        return Verdict(None, f"only {len(passed | skipped)} of {len(tests)} tests ran", seconds)
     failed = re.findall(r"^\s*--- FAIL: (\S+)", out, re.M)
     fatal = next((ln.strip() for ln in out.splitlines() if ln.startswith(FATAL_PREFIXES)), "")
     return Verdict(True, ", ".join(failed[:3]) + (f" ({fatal})" if fatal else "") or fatal or "failed", seconds)
@@ -407,11 +460,26 @@ def run_campaign_on(binary: Path, mutant: int, seconds: float, seed: int, out_di
                    elapsed)
 
 
-def pristine_check(binary: Path, tests: list[str]) -> None:
-    """Id 0 must be the pristine runtime: every bundled trace replays clean and Go's tests pass."""
+def bundled_traces(arch: str) -> list[Path]:
+    """The bundled conformance traces whose header names the platform."""
+    out = []
+    for path in sorted(Path(str(resources.files("oracle.pagealloc") / "traces")).glob("*.jsonl")):
+        with path.open(encoding="utf-8") as f:
+            if parse_header(f.readline()).arch == arch:
+                out.append(path)
+    return out
+
+
+def pristine_check(binary: Path, tests: list[str], arch: str = DEFAULT_ARCH) -> str:
+    """Id 0 must be the pristine runtime: every bundled trace of its platform replays clean and Go's tests pass.
+
+    Returns what was checked, a line for the progress stream."""
     link = driver.mutant_binary(binary, 0)
+    traces = bundled_traces(arch)
+    if not traces:
+        raise SystematicError(f"no bundled conformance trace names the platform {arch}")
     try:
-        for path in sorted(Path(str(resources.files("oracle.pagealloc") / "traces")).glob("*.jsonl")):
+        for path in traces:
             report = replay(path, "go", options=ImplOptions(binary=link))
             if not report.ok:
                 why = report.mismatch.describe() if report.mismatch else report.header_failure or report.emit_refused
@@ -421,6 +489,7 @@ def pristine_check(binary: Path, tests: list[str]) -> None:
     verdict = run_go_tests(binary, 0, tests)
     if verdict.killed is not False:
         raise SystematicError(f"mutant 0 (pristine) fails Go's tests: {verdict.detail}")
+    return f"mutant 0 (pristine, {arch}): {len(traces)} bundled traces replay clean; Go's tests: {verdict.detail}"
 
 
 # ---- choosing, classifying, reporting ----
@@ -429,9 +498,13 @@ def pristine_check(binary: Path, tests: list[str]) -> None:
 def select(catalog: Catalog, files: list[str], funcs: list[str], ids: list[int]) -> list[Mutant]:
     """The mutants of the named files and functions (a method by Type.name or name), or with the given ids."""
     chosen = catalog.mutants
+    compiled = mutated_files(catalog.arch)
     for name in files:
-        if name.removesuffix(".go") + ".go" not in RUNTIME_FILES:
-            raise UsageError(f"--file {name}: not one of {', '.join(RUNTIME_FILES)}")
+        full = name.removesuffix(".go") + ".go"
+        if full in PLATFORM_FILES and full not in compiled:
+            raise UsageError(f"--file {name}: compiled on {PLATFORM_FILES[full]} only (--arch {PLATFORM_FILES[full]})")
+        if full not in compiled:
+            raise UsageError(f"--file {name}: not one of {', '.join(compiled)}")
     if files:
         wanted = {n.removesuffix(".go") + ".go" for n in files}
         chosen = [m for m in chosen if m.file in wanted]
@@ -458,20 +531,22 @@ def sample(mutants: list[Mutant], n: int | None, seed: int) -> list[Mutant]:
     return sorted(random.Random(f"systematic:{seed}").sample(mutants, n), key=lambda m: m.id)
 
 
-def classifications(path: Path = SURVIVORS) -> dict[tuple[Any, ...], dict[str, str]]:
-    """The survivors' classification (survivors.json), by survivor key and occurrence (see the module comment)."""
+def classifications(path: Path = SURVIVORS, arch: str = DEFAULT_ARCH) -> dict[tuple[Any, ...], dict[str, str]]:
+    """The survivors' classification (survivors.json) made on a platform (an entry's arch; absent: amd64),
+    by survivor key and occurrence (see the module comment)."""
     if not path.is_file():
         return {}
     return {
         (e["file"], e["func"], e["op"], e["orig"], e["mutated"], e.get("occurrence", 0)): {
             "class": e["class"], "why": e["why"]}
         for e in json.loads(path.read_text())["survivors"]
+        if e.get("arch", DEFAULT_ARCH) == arch
     }
 
 
 def load_classification(catalog: Catalog, path: Path = SURVIVORS) -> dict[int, dict[str, str]]:
-    """The classification of the catalog's mutants that survivors.json names, by id."""
-    known = classifications(path)
+    """The classification of the catalog's mutants that survivors.json names for its platform, by id."""
+    known = classifications(path, catalog.arch)
     out = {}
     for m in catalog.mutants:
         entry = known.get((*survivor_key(m), catalog.occurrence.get(m.id, 0)))
@@ -481,8 +556,8 @@ def load_classification(catalog: Catalog, path: Path = SURVIVORS) -> dict[int, d
 
 
 def rows_from_json(report: dict[str, Any], path: Path = SURVIVORS) -> list[Row]:
-    """The rows of an earlier --json report, classified afresh from survivors.json."""
-    known = classifications(path)
+    """The rows of an earlier --json report, classified afresh from survivors.json (for the report's platform)."""
+    known = classifications(path, report.get("arch", DEFAULT_ARCH))
     rows = []
     for r in report["mutants"]:
         m = Mutant(**{k: r[k] for k in ("id", "file", "func", "line", "op", "orig", "mutated", "form", "check")})
@@ -571,7 +646,9 @@ def run(
 ) -> list[Row]:
     """Check id 0 is pristine, then run the campaign and Go's tests on each chosen mutant."""
     tests = catalog.test_names
-    pristine_check(binary, tests)
+    checked = pristine_check(binary, tests, catalog.arch)
+    if progress is not None:
+        print(checked, file=progress, flush=True)
     pristine = outside_gate(binary, 0)
     classes = load_classification(catalog)
     rows = []
@@ -589,6 +666,7 @@ def run(
 def report_json(rows: list[Row], catalog: Catalog, seconds: float, seed: int, elapsed: float,
                 state: bool = False) -> dict[str, Any]:
     return {
+        "arch": catalog.arch,
         "seconds_per_mutant": seconds,
         "state": state,
         "seed": seed,
@@ -611,7 +689,8 @@ def describe_catalog(catalog: Catalog) -> str:
     by_file: dict[str, int] = {}
     for m in catalog.mutants:
         by_file[m.file] = by_file.get(m.file, 0) + 1
-    lines = [f"{len(catalog.mutants)} mutants compiled in ({', '.join(f'{f} {n}' for f, n in by_file.items())}); "
+    lines = [f"{len(catalog.mutants)} mutants compiled in for {catalog.arch} "
+             f"({', '.join(f'{f} {n}' for f, n in by_file.items())}); "
              f"{len(catalog.excluded)} left out because they do not compile"]
     lines.append("mutation points skipped (the gate cannot wrap them safely, or they are diagnostics): " +
                  ", ".join(f"{why} {n}" for why, n in sorted(catalog.skipped.items())))
@@ -620,9 +699,9 @@ def describe_catalog(catalog: Catalog) -> str:
     return "\n".join(lines)
 
 
-def ensure_built(tc: Toolchain, verbose: bool = False) -> tuple[Path, Catalog]:
-    """build_binary, with Go's build failures as SystematicError (exit 2)."""
+def ensure_built(tc: Toolchain, verbose: bool = False, arch: str = DEFAULT_ARCH) -> tuple[Path, Catalog]:
+    """build_binary for a platform, with Go's build failures as SystematicError (exit 2)."""
     try:
-        return build_binary(tc, log=(lambda s: print(s, file=sys.stderr)) if verbose else None)
+        return build_binary(tc, log=(lambda s: print(s, file=sys.stderr)) if verbose else None, arch=arch)
     except GoBuildFailed as e:
         raise SystematicError(str(e)) from None
