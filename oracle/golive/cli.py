@@ -262,7 +262,11 @@ def go_mutants(argv: list[str]) -> int:
     group = parser.add_argument_group("systematic mutants (the exit status is 0 once the report is out)")
     group.add_argument("--systematic", action="store_true",
                        help="generated single-point mutants of mpagealloc.go, mpallocbits.go, mpagecache.go and "
-                       "mgcscavenge.go, all in one build, each against the campaign and Go's page-allocator tests")
+                       "mgcscavenge.go (with --arch 386, mpagealloc_32bit.go too), all in one build, each against "
+                       "the campaign and Go's page-allocator tests")
+    group.add_argument("--arch", choices=tuple(ARCHES), default=None,
+                       help="the platform the runtime is built for: amd64 (default), or 386 (GOARCH=386, the 32-bit "
+                       "page allocator)")
     group.add_argument("--file", action="append", default=[], metavar="F", help="only this file's mutants (repeatable)")
     group.add_argument("--func", action="append", default=[], metavar="NAME",
                        help="only mutants in this function, Type.method or a bare name (repeatable)")
@@ -277,7 +281,7 @@ def go_mutants(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     systematic_only = [flag for flag, value in (("--file", args.file), ("--func", args.func), ("--id", args.id),
                                                 ("--sample", args.sample), ("--report", args.report),
-                                                ("--state", args.state)) if value]
+                                                ("--state", args.state), ("--arch", args.arch)) if value]
     if args.systematic and args.names:
         parser.error("--systematic runs generated mutants; seeded mutants by NAME are for the default mode")
     if not args.systematic and systematic_only:
@@ -320,7 +324,7 @@ def _systematic(args: argparse.Namespace) -> int:
                                        earlier.get("state", False)))
         return 0
     tc = find_toolchain(goroot_of(args.goroot))
-    binary, catalog = systematic.ensure_built(tc, verbose=args.verbose)
+    binary, catalog = systematic.ensure_built(tc, verbose=args.verbose, arch=args.arch or systematic.DEFAULT_ARCH)
     chosen = systematic.sample(systematic.select(catalog, args.file, args.func, args.id), args.sample, args.seed)
     if args.check:
         print(systematic.describe_catalog(catalog))
