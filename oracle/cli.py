@@ -2,7 +2,8 @@
 
   python -m oracle                  the default job: replay every bundled
                                     conformance trace (made by the real Go
-                                    runtime) against the model, run the Z3
+                                    runtime: page allocator, small-object
+                                    path, pacing) against the model, run the Z3
                                     proofs, and fuzz fast against the model for
                                     10 s (--no-proofs, --fuzz-seconds 0 skip)
   python -m oracle replay TRACE     replay one trace; --impl picks the
@@ -97,7 +98,7 @@ def cmd_default(args: argparse.Namespace) -> int:
     verdict = "all traces match" if worst == 0 else "FAILED"
     print(f"Conformance: {len(traces)} traces, {total_ops:,} ops: {verdict}")
     if not args.traces:
-        worst = max(worst, pacer_cli.replay_bundled())
+        worst = max(worst, gc_cli.replay_bundled(), pacer_cli.replay_bundled())
     if args.proofs:
         worst = max(worst, run_proofs())
     if args.fuzz_seconds > 0:

@@ -51,7 +51,7 @@ from oracle.gc import machine as gc_machine
 from oracle.gc import seeded, spanmachine, spanpath
 from oracle.gc import snapshot as gc_snapshot
 from oracle.gc.gomark import GoUnavailable, go_mark
-from oracle.gc.replay import replay_gc, replay_text
+from oracle.gc.replay import bundled_traces, replay_gc, replay_text
 from oracle.pagealloc.fuzz import check_database, database_spec, open_database
 
 JOBS = ("mark", "gc-replay", "gc-fuzz", "gc-bench", "gc-noscan", "gc-record", "gc-spans")
@@ -184,6 +184,31 @@ def _replay(args: argparse.Namespace) -> int:
     print(f"{summary}: {'MISMATCH' if report.failure.kind == 'mismatch' else 'INVARIANT BROKEN'}")
     print(report.failure.describe())
     return 1
+
+
+def replay_bundled() -> int:
+    """The default job's part: every bundled small-object-path trace against the model, a line each; 1 if any fails."""
+    traces = bundled_traces()
+    print(f"\nReplaying {len(traces)} small-object path traces (recorded from Go) against the model:")
+    worst = 0
+    ops = 0
+    for number, path in enumerate(traces, start=1):
+        prefix = f"[{number}/{len(traces)}] {path.name}"
+        try:
+            report = replay_gc(path)
+        except TraceError as e:
+            print(f"  {prefix:<44} BAD TRACE  {e}")
+            worst = max(worst, 2)
+            continue
+        ops += report.ops
+        status = "ok" if report.ok else ("MISMATCH" if report.failure.kind == "mismatch" else "INVARIANT BROKEN")
+        print(f"  {prefix:<44} {status:<9} {report.ops:>7,} steps {report.checked:>7,} checked {report.seconds:6.2f}s")
+        if report.failure is not None:
+            print("    " + report.failure.describe().replace("\n", "\n    "))
+            worst = max(worst, 1)
+    verdict = "all traces match" if worst == 0 else "FAILED"
+    print(f"Small-object path: {len(traces)} traces, {ops:,} steps: {verdict}")
+    return worst if traces else 2
 
 
 def cmd_fuzz(argv: list[str]) -> int:

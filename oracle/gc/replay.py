@@ -231,6 +231,11 @@ def replay_gc(
     return replay_lines(read_lines(path), path, barrier, emit, check_invariants, tricolor)
 
 
+def bundled_traces() -> list[Path]:
+    """The traces of the small-object path recorded from Go (oracle.gc.spanpath, `gc-record`), bundled."""
+    return sorted((Path(__file__).resolve().parent / "traces").glob("*.jsonl"))
+
+
 def replay_text(text: str, barrier: Barrier = HYBRID, check_invariants: bool = True,
                 tricolor: bool = True) -> GcReplayReport:
     return replay_lines(iter_lines(text), Path("<trace>"), barrier, None, check_invariants, tricolor)
