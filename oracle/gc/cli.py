@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -52,17 +51,12 @@ from oracle.gc import seeded, spanmachine, spanpath
 from oracle.gc import snapshot as gc_snapshot
 from oracle.gc.gomark import GoUnavailable, go_mark
 from oracle.gc.replay import bundled_traces, replay_gc, replay_text
+from oracle.golive.toolchain import goroot_of
 from oracle.pagealloc.fuzz import check_database, database_spec, open_database
 
 JOBS = ("mark", "gc-replay", "gc-fuzz", "gc-bench", "gc-noscan", "gc-record", "gc-spans")
 IMPLS = ("model", "fast", "go")
 COLLECTORS: dict[str, Callable[[HeapSpec], MarkResult]] = {"model": model_collect, "fast": fast_collect}
-
-
-def goroot_from_environment() -> str | None:
-    """The Go tree for the Go runs: $GOROOT (Go's own convention, read here at the command line), else the go
-    command's own."""
-    return os.environ.get("GOROOT") or None
 
 
 def collect_with(impl: str, spec: HeapSpec, goroot: str | None = None) -> MarkResult:
@@ -136,7 +130,7 @@ def _mark(args: argparse.Namespace) -> int:
     path: Path = args.heap
     try:
         spec = gc_snapshot.load(path)
-        result = collect_with(args.impl, spec, goroot_from_environment())
+        result = collect_with(args.impl, spec, goroot_of())
     except (gc_snapshot.SnapshotError, ModelError) as e:
         print(f"{path}: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -267,7 +261,7 @@ def _bench(args: argparse.Namespace) -> int:
     for n in args.sizes:
         try:
             rows = gc_bench.bench([n], args.reps, args.model_max, not args.no_go, args.gomaxprocs,
-                                  goroot_from_environment())
+                                  goroot_of())
         except GoUnavailable as e:
             print(f"gc-bench: Go: {e}", file=sys.stderr)
             return EXIT_BAD_INPUT
@@ -287,7 +281,7 @@ def cmd_noscan(argv: list[str]) -> int:
 
 def _noscan(args: argparse.Namespace) -> int:
     try:
-        report = gc_bench.noscan(args.runs, gomaxprocs=args.gomaxprocs or None, goroot=goroot_from_environment())
+        report = gc_bench.noscan(args.runs, gomaxprocs=args.gomaxprocs or None, goroot=goroot_of())
         print(report.describe())
     except GoUnavailable as e:
         print(f"gc-noscan: Go: {e}", file=sys.stderr)
@@ -340,7 +334,7 @@ def _record(args: argparse.Namespace) -> int:
         for seed in args.seeds:
             name = f"go_spanpath_{profile}_seed{seed}.jsonl"
             try:
-                text = spanpath.record(seed, args.steps, profile, goroot_from_environment())
+                text = spanpath.record(seed, args.steps, profile, goroot_of())
             except GoUnavailable as e:
                 print(f"gc-record: Go: {e}", file=sys.stderr)
                 return EXIT_BAD_INPUT

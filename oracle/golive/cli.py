@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -43,16 +42,11 @@ from oracle.common.output import OutputFile
 from oracle.golive import bench, campaign, historic, mutants, sharing, systematic, tracegen
 from oracle.golive.driver import build_driver
 from oracle.golive.mutation import Mutation
-from oracle.golive.toolchain import GoBuildFailed, find_toolchain
+from oracle.golive.toolchain import GoBuildFailed, find_toolchain, goroot_of
 from oracle.pagealloc.fuzz import database_spec
 from oracle.pagealloc.registry import ImplOptions
 from oracle.report.page import write_report
 from oracle.report.timeline import Timeline
-
-
-def goroot_of(option: str | None) -> str | None:
-    """The Go tree a command uses: its --goroot, else $GOROOT, else None (the go found)."""
-    return option or os.environ.get("GOROOT") or None
 
 
 def _goroot_option(parser: Parser) -> None:

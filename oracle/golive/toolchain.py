@@ -86,6 +86,12 @@ def _is_tree(path: Path) -> bool:
 _found: dict[str | None, Toolchain] = {}  # memo per process: `go env` takes a moment
 
 
+def goroot_of(option: str | None = None) -> str | None:
+    """The Go tree a command uses: its --goroot, else $GOROOT (Go's own convention, read only by command
+    lines), else None (the go command's own tree)."""
+    return option or os.environ.get("GOROOT") or None
+
+
 def find_toolchain(goroot: str | None = None) -> Toolchain:
     """The go command and Go tree to use (see the module comment); GoNotFound when there is none."""
     if goroot in _found:

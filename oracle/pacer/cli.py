@@ -24,7 +24,6 @@ malformed or impossible trace line, a bad option) or no Go toolchain.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -33,7 +32,7 @@ from oracle.common.cli import Parser, count, positive_seconds, run_command, seco
 from oracle.common.errors import EXIT_BAD_INPUT, TraceError, UsageError
 from oracle.common.jsonlines import read_text
 from oracle.common.output import OutputFile
-from oracle.golive.toolchain import GoBuildFailed
+from oracle.golive.toolchain import GoBuildFailed, goroot_of
 from oracle.pacer import gotrace, machine
 from oracle.pacer.replay import Report, bundled_traces, replay_pacer
 
@@ -102,11 +101,6 @@ def _fuzz(args: argparse.Namespace) -> int:
     return 1
 
 
-def goroot_option(value: str | None) -> str | None:
-    """--goroot, else $GOROOT (Go's own convention, read here at the command line), else the go command's."""
-    return value or os.environ.get("GOROOT") or None
-
-
 def cmd_gen(argv: list[str]) -> int:
     p = Parser(prog="python -m oracle gen-pacer-traces", description="record pacing traces from the live runtime")
     p.add_argument("--profiles", help=f"comma-separated, of {', '.join(gotrace.PROFILES)} (default: the bundled set)")
@@ -133,7 +127,7 @@ def _gen(args: argparse.Namespace) -> int:
         raise UsageError("--seed and --steps need --profiles")
     log: Callable[[str], None] = lambda line: print(f"gen-pacer-traces: {line}", file=sys.stderr)  # noqa: E731
     try:
-        written = gotrace.generate(jobs, args.out, goroot_option(args.goroot), log=log)
+        written = gotrace.generate(jobs, args.out, goroot_of(args.goroot), log=log)
     except GoBuildFailed as e:
         raise UsageError(str(e).replace("\n", " | ")) from None
     for path in written:

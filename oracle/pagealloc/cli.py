@@ -35,10 +35,10 @@ from oracle.common.errors import EXIT_BAD_INPUT, TraceError, UsageError
 from oracle.common.jsonlines import read_text
 from oracle.common.output import OutputFile, output_folder
 from oracle.golive import campaign as go_campaign
-from oracle.golive.cli import goroot_of, run_go_campaign
+from oracle.golive.cli import run_go_campaign
 from oracle.golive.driver import mutated_source
 from oracle.golive.mutants import mutant
-from oracle.golive.toolchain import find_toolchain
+from oracle.golive.toolchain import find_toolchain, goroot_of
 from oracle.pagealloc import bench, fuzz
 from oracle.pagealloc.registry import ImplOptions, names
 from oracle.pagealloc.replay import ReplayReport, replay
