@@ -36,9 +36,7 @@ machine; apart, each would only be read with the others open.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -62,6 +60,7 @@ from model.gc.cycle import PHASE_MARK, PHASE_OFF, PHASE_TERMINATION, GcWorld, co
 from model.gc.heap import GcHeap
 from model.gc.results import HeapSpec, ObjectId, ObjectSpec
 from model.geometry import Geometry
+from oracle.common.machine import run_quietly
 from oracle.gc.shrink import loses_object, shrink_trace
 from oracle.gc.trace import GcParams, dumps
 
@@ -515,12 +514,7 @@ def run_seed(machine: type[GcCycles], config: settings, s: int) -> MachineFailur
         test = seed(s)(test)
     else:
         test._hypothesis_internal_use_seed = s  # type: ignore[attr-defined]  # what @seed sets
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            test()
-    except MachineFailure as e:
-        return e
-    return None
+    return run_quietly(test, MachineFailure)
 
 
 def hunt(

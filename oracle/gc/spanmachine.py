@@ -27,8 +27,6 @@ bugs of the model, each of which it must catch.
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,6 +38,7 @@ from model.gc import invariants as inv
 from model.gc.cycle import PHASE_MARK, PHASE_OFF, PHASE_TERMINATION, GcWorld
 from model.gc.results import ObjectId
 from model.geometry import Geometry
+from oracle.common.machine import run_quietly
 from oracle.gc.machine import MachineFailure, finish_steps
 from oracle.gc.trace import GcParams, dumps
 
@@ -233,13 +232,7 @@ def run_seed(s: int, examples: int, steps: int) -> MachineFailure | None:
     """One deterministic Hypothesis run (generation only); the failure it ends with, if any."""
     config = settings(max_examples=examples, stateful_step_count=steps, deadline=None, database=None,
                       suppress_health_check=list(HealthCheck), print_blob=False, phases=[Phase.generate])
-    test = seed(s)(get_state_machine_test(SpanPath, settings=config))
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            test()
-    except MachineFailure as e:
-        return e
-    return None
+    return run_quietly(seed(s)(get_state_machine_test(SpanPath, settings=config)), MachineFailure)
 
 
 def check(seeds: Sequence[int] = (0,), examples: int = 40, steps: int = 40) -> MachineFailure | None:

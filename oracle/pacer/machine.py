@@ -28,10 +28,8 @@ each seed is one deterministic Hypothesis run.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
-import io
 import time
 from collections.abc import Callable
 from typing import Any
@@ -42,6 +40,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, get_state_machine_test, initialize, precondition, rule
 
 from model.gc.pacer import MAX_INT64, PHASE_MARK, PHASE_OFF, MemStats, Pacer
+from oracle.common.machine import run_quietly
 from oracle.pacer.invariants import violations
 from oracle.pacer.trace import Header, PacerParams, dumps
 
@@ -267,13 +266,8 @@ def run_settings(examples: int, steps: int = 40) -> settings:
 
 def run_seed(s: int, examples: int = 50, steps: int = 40) -> MachineFailure | None:
     """One deterministic Hypothesis run; the (shrunk) failure it ends with, if any."""
-    test = seed(s)(get_state_machine_test(PacerMachine, settings=run_settings(examples, steps)))
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            test()
-    except MachineFailure as e:
-        return e
-    return None
+    return run_quietly(seed(s)(get_state_machine_test(PacerMachine, settings=run_settings(examples, steps))),
+                       MachineFailure)
 
 
 @attrs.frozen
