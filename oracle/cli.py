@@ -68,6 +68,9 @@ from oracle.pagealloc.cli import bundled_traces
 from oracle.pagealloc.replay import replay
 from oracle.report import cli as report_cli
 
+# The subsystems whose jobs parse their own arguments: each lists COMMANDS (job -> function of its argv) and HELP.
+OWN_ARGS_SUBSYSTEMS = (golive_cli, gc_cli, pacer_cli)
+
 
 def cmd_default(args: argparse.Namespace) -> int:
     traces = [Path(p) for p in args.traces] if args.traces else bundled_traces()
@@ -145,10 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_default)
     pagealloc_cli.add_parsers(sub)
     report_cli.add_parser(sub)
-    for name in golive_cli.COMMANDS:
-        sub.add_parser(name, help=golive_cli.HELP[name], add_help=False)
-    gc_cli.add_help(sub)
-    pacer_cli.add_help(sub)
+    for subsystem in OWN_ARGS_SUBSYSTEMS:
+        for name in subsystem.COMMANDS:
+            sub.add_parser(name, help=subsystem.HELP[name], add_help=False)
     for group, text in GROUP_HELP.items():
         sub.add_parser(group, help=f"{text} (grouped spellings of the commands above)", add_help=False)
     return parser
@@ -165,8 +167,8 @@ def _short(job: str, prefix: str, generate: str) -> str:
 GROUPS: dict[str, dict[str, str]] = {
     "pagealloc": {"replay": "replay", "fuzz": "fuzz", "bench": "bench", "report": "report"},
     "go": {_short(job, "go-", "gen-go-traces"): job for job in golive_cli.COMMANDS},
-    "gc": {_short(job, "gc-", ""): job for job in gc_cli.JOBS},
-    "pacer": {_short(job, "pacer-", "gen-pacer-traces"): job for job in pacer_cli.JOBS},
+    "gc": {_short(job, "gc-", ""): job for job in gc_cli.COMMANDS},
+    "pacer": {_short(job, "pacer-", "gen-pacer-traces"): job for job in pacer_cli.COMMANDS},
 }
 GROUP_HELP = {
     "pagealloc": "the page allocator: " + ", ".join(GROUPS["pagealloc"]),
@@ -194,12 +196,8 @@ def ungroup(argv: list[str]) -> list[str] | int:
     return [group[argv[1]], *argv[2:]]
 
 
-# Jobs that parse their own arguments.
-OWN_ARGS_JOBS = {
-    **golive_cli.COMMANDS,
-    **{job: (lambda argv, job=job: gc_cli.main([job, *argv])) for job in gc_cli.JOBS},
-    **{job: (lambda argv, job=job: pacer_cli.main([job, *argv])) for job in pacer_cli.JOBS},
-}
+# Jobs that parse their own arguments: each subsystem's COMMANDS (job -> function of its argv) and HELP.
+OWN_ARGS_JOBS = {job: run for subsystem in OWN_ARGS_SUBSYSTEMS for job, run in subsystem.COMMANDS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,7 +54,6 @@ from oracle.gc.replay import bundled_traces, replay_gc, replay_text
 from oracle.golive.toolchain import goroot_of
 from oracle.pagealloc.fuzz import check_database, database_spec, open_database
 
-JOBS = ("mark", "gc-replay", "gc-fuzz", "gc-bench", "gc-noscan", "gc-record", "gc-spans")
 IMPLS = ("model", "fast", "go")
 COLLECTORS: dict[str, Callable[[HeapSpec], MarkResult]] = {"model": model_collect, "fast": fast_collect}
 
@@ -390,17 +389,3 @@ HELP = {
     "gc-record": "record the small-object path from the Go runtime and check every placement against the model",
     "gc-spans": "the span-path state machine (span-set invariants); --bugs: seeded span-path bugs it must catch",
 }
-
-
-def main(argv: list[str]) -> int:
-    """Run one marking job; its parser exits (SystemExit, status 2) on a usage error, as oracle.cli expects."""
-    if not argv or argv[0] not in COMMANDS:
-        print(__doc__, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return COMMANDS[argv[0]](argv[1:])
-
-
-def add_help(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """List the marking jobs in `python -m oracle --help`."""
-    for name, text in HELP.items():
-        sub.add_parser(name, help=text, add_help=False)

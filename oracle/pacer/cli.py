@@ -36,8 +36,6 @@ from oracle.golive.toolchain import GoBuildFailed, goroot_of
 from oracle.pacer import gotrace, machine
 from oracle.pacer.replay import Report, bundled_traces, replay_pacer
 
-JOBS = ("pacer-replay", "pacer-fuzz", "gen-pacer-traces", "pacer-mutants")
-
 
 def describe_report(report: Report) -> str:
     return (f"{report.ops:,} lines, {sum(report.exact.values()):,} exact and {sum(report.bounded.values()):,} "
@@ -205,17 +203,3 @@ HELP = {
     "gen-pacer-traces": "record pacing traces from the live Go runtime (needs Go)",
     "pacer-mutants": "seeded pacing bugs, each against the Go conformance traces and the pacing machine",
 }
-
-
-def main(argv: list[str]) -> int:
-    """Run one pacing job; its parser exits (SystemExit, status 2) on a usage error, as oracle.cli expects."""
-    if not argv or argv[0] not in COMMANDS:
-        print(__doc__, file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return COMMANDS[argv[0]](argv[1:])
-
-
-def add_help(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    """List the pacing jobs in `python -m oracle --help`."""
-    for name, text in HELP.items():
-        sub.add_parser(name, help=text, add_help=False)
