@@ -24,10 +24,11 @@ cheaply test the stack's colour); this model shades the new pointer only
 while the writer's stack is grey, which is the weaker barrier the design
 proves sufficient, so a model run shows that sufficiency.
 
-`shades` and `shaded` work on plain values and on Z3 terms (through
-model.words), so proofs/gc/barrier.py proves the weak tricolor invariant
-for this very code. `Barrier` switches either half off, for the negative
-controls and for showing the object a broken barrier loses.
+`shades` works on plain values and on Z3 terms (through model.words), and
+proofs/gc/barrier.py proves the weak tricolor invariant on the collector
+that calls it (model.gc.cycle), so the proof covers this very code.
+`Barrier` switches either half off, for the negative controls and for
+showing the object a broken barrier loses.
 """
 
 from __future__ import annotations
@@ -37,8 +38,6 @@ from typing import Any
 import attrs
 
 from model import words
-
-WHITE, GREY, BLACK = 0, 1, 2
 
 
 @attrs.frozen
@@ -75,8 +74,3 @@ def shades(barrier: Barrier, old: Any, new: Any, stack_grey: words.Flag) -> tupl
     if barrier.insertion:
         out.append((stack_grey, new))
     return tuple(out)
-
-
-def shaded(color: Any, noscan: words.Flag) -> Any:
-    """The colour of an object after a shade: white becomes grey, or black when noscan; others stay."""
-    return words.ite(color == WHITE, words.ite(noscan, BLACK, GREY), color)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from model.gc import invariants as inv
-from model.gc.barrier import BLACK, GREY, HYBRID, NO_BARRIER, NO_DELETION, NO_INSERTION, WHITE, Barrier, shaded, shades
+from model.gc.barrier import HYBRID, NO_BARRIER, NO_DELETION, NO_INSERTION, Barrier, shades
 from model.gc.cycle import GcWorld
 from tests.helpers import gc_leaf, gc_pair, gc_spec
 
@@ -14,8 +14,6 @@ def test_barrier_shades() -> None:
     assert shades(NO_INSERTION, "old", "new", True) == ((True, "old"),)
     assert shades(NO_DELETION, "old", "new", True) == ((True, "new"),)
     assert shades(NO_BARRIER, "old", "new", True) == ()
-    assert [shaded(c, False) for c in (WHITE, GREY, BLACK)] == [GREY, GREY, BLACK]
-    assert shaded(WHITE, True) == BLACK
 
 
 def lost_with(barrier: Barrier, steps: list[tuple]) -> list[str]:
