@@ -91,7 +91,7 @@ def bugs_per_minute(tc: Toolchain, mutations: list[Mutation], seconds: float) ->
     spent = 0.0
     with tempfile.TemporaryDirectory(prefix="go-bench-bugs-") as tmp:
         for m in mutations:
-            binary = golive.build_driver(tc, m)
+            binary = golive.build_driver(tc, m, arch=m.arch)
             result = run_campaign(binary, seconds, seed=1, out_dir=Path(tmp), label=m.name, shrink_seconds=0)
             took = result.detect_seconds if result.found and result.detect_seconds is not None else result.seconds
             spent += took

@@ -39,7 +39,7 @@ from model.geometry import ARCHES
 from oracle.common.cli import Parser, count, positive_seconds, run_command, seconds
 from oracle.common.errors import EXIT_BAD_INPUT, UsageError
 from oracle.common.output import OutputFile
-from oracle.golive import bench, campaign, historic, mutants, sharing, systematic, tracegen
+from oracle.golive import bench, campaign, mutants, sharing, systematic, tracegen
 from oracle.golive.driver import build_driver
 from oracle.golive.mutation import Mutation
 from oracle.golive.toolchain import GoBuildFailed, find_toolchain, goroot_of
@@ -358,7 +358,7 @@ def go_bench(argv: list[str]) -> int:
     def body() -> int:
         tc = find_toolchain(goroot_of(args.goroot))
         binary = build_driver(tc)
-        bugs = None if args.no_bugs else (tc, [*mutants.MUTANTS, *historic.mutations()], args.bug_seconds)
+        bugs = None if args.no_bugs else (tc, list(mutants.MUTANTS), args.bug_seconds)
         return bench.run(binary, args.ops, args.trace, args.json, args.campaign_seconds, bugs)
 
     return run_command("go-bench", body)
