@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import copy
 import json
+import random
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import strategies as st
@@ -241,3 +243,25 @@ def refused_without_change(h: PageHeap, action, match: str) -> None:  # type: ig
     with pytest.raises(InvalidOperation, match=match):
         action()
     assert h == before
+
+
+# Lockstep helpers for the random tests of fast/ beside the model: one alloc, one free, on both sides.
+Live = list[tuple[int, int]]  # (first page, pages) of each allocation both sides hold
+
+
+def alloc_both(model: Any, fast: Any, npages: int, live: Live, step: object = None) -> None:
+    """alloc on both sides (page allocators, heaps or caches); the results must be equal; a success is live."""
+    want = model.alloc(npages)
+    assert fast.alloc(npages) == want, (step, npages)
+    if want.page is not None:
+        live.append((want.page, npages))
+
+
+def free_both(model: Any, fast: Any, live: Live, rng: random.Random, keep_head: bool = False) -> None:
+    """free a random live allocation on both sides; with keep_head, only a random tail of it (the head stays live)."""
+    page, npages = live.pop(rng.randrange(len(live)))
+    cut = rng.randint(0, npages - 1) if keep_head else 0
+    model.free(page + cut, npages - cut)
+    fast.free(page + cut, npages - cut)
+    if cut:
+        live.append((page, cut))

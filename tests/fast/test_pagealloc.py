@@ -19,6 +19,7 @@ from model.errors import InvalidOperation, ParameterError
 from model.geometry import AMD64, Geometry
 from model.pagealloc import PageAlloc
 from model.summary import pack
+from tests.helpers import alloc_both, free_both
 
 
 def differences(model: PageAlloc, fast: FastPageAlloc) -> list[str]:
@@ -75,18 +76,9 @@ def test_operations_equal_the_model_step_by_step(name: str, seed: int) -> None:
     for step in range(300):
         r = rng.random()
         if r < 0.4:
-            n = rng.choice(sizes)
-            result = model.alloc(n)
-            assert fast.alloc(n) == result, step
-            if result.page is not None:
-                live.append((result.page, n))
+            alloc_both(model, fast, rng.choice(sizes), live, step)
         elif r < 0.75 and live:
-            page, n = live.pop(rng.randrange(len(live)))
-            cut = rng.randint(0, n - 1)
-            model.free(page + cut, n - cut)
-            fast.free(page + cut, n - cut)
-            if cut:
-                live.append((page, cut))
+            free_both(model, fast, live, rng, keep_head=True)
         elif r < 0.8:
             model.scav.next_gen()
             fast.scav.next_gen()

@@ -14,6 +14,7 @@ from fast.state import chunks_state
 from model import pagecache as mcache
 from model.geometry import Geometry
 from model.pagealloc import PageAlloc
+from tests.helpers import alloc_both, free_both
 
 MASK64 = (1 << 64) - 1
 MAPS = st.one_of(st.integers(0, MASK64), st.sampled_from([0, MASK64, MASK64 >> 1, 0xF0F0_0000_0000_0F0F]))
@@ -56,26 +57,16 @@ def test_fill_and_flush_equal_the_model(seed: int) -> None:
             caches.append(pair)
         elif r < 0.5 and caches:
             m, f = rng.choice(caches)
-            n = rng.choice([1, 1, 2, 5, 30])
-            result = m.alloc(n)
-            assert f.alloc(n) == result, step
-            if result.page is not None:
-                live.append((result.page, n))
+            alloc_both(m, f, rng.choice([1, 1, 2, 5, 30]), live, step)
         elif r < 0.65 and caches:
             m, f = caches.pop(rng.randrange(len(caches)))
             mcache.flush(m, model)
             fcache.flush(f, fast)
             assert (f.base, f.free, f.scav) == (m.base, m.free, m.scav)
         elif r < 0.85:
-            n = rng.choice([1, 3, 64, 100])
-            result = model.alloc(n)
-            assert fast.alloc(n) == result
-            if result.page is not None:
-                live.append((result.page, n))
+            alloc_both(model, fast, rng.choice([1, 3, 64, 100]), live, step)
         elif live:
-            page, n = live.pop(rng.randrange(len(live)))
-            model.free(page, n)
-            fast.free(page, n)
+            free_both(model, fast, live, rng)
         if rng.random() < 0.1:
             assert fast.scavenge(50) == model.scavenge(50)
         assert fast.search_page == model.search_page, step

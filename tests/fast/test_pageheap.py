@@ -22,6 +22,7 @@ from model.pageheap import PageHeap
 from oracle import cli
 from oracle.pagealloc.replay import replay
 from oracle.pagealloc.state import diff_states, model_state, normalize
+from tests.helpers import alloc_both, free_both
 
 
 def same_state(model: PageHeap, fast: FastPageHeap) -> list[str]:
@@ -95,18 +96,9 @@ def run_random(model: PageHeap, fast: FastPageHeap, seed: int, nops: int, sizes:
     for step in range(nops):
         r = rng.random()
         if r < 0.35:
-            n = rng.choice(sizes)
-            want, got = model.alloc(n), fast.alloc(n)
-            assert got == want, (step, n)
-            if want.page is not None:
-                live.append((want.page, n))
+            alloc_both(model, fast, rng.choice(sizes), live, step)
         elif r < 0.65 and live:
-            page, n = live.pop(rng.randrange(len(live)))
-            cut = rng.randint(0, n - 1)
-            model.free(page + cut, n - cut)
-            fast.free(page + cut, n - cut)
-            if cut:
-                live.append((page, cut))
+            free_both(model, fast, live, rng, keep_head=True)
         elif r < 0.75:
             cache_id = rng.randrange(3)
             if cache_id in model.caches and model.caches[cache_id].free:
@@ -163,15 +155,9 @@ def test_background_scavenger_equals_model() -> None:
     live: list[tuple[int, int]] = []
     for _ in range(300):
         if rng.random() < 0.55:
-            n = rng.choice([1, 2, 7, 30, 64])
-            result = model.alloc(n)
-            assert fast.alloc(n) == result
-            if result.page is not None:
-                live.append((result.page, n))
+            alloc_both(model, fast, rng.choice([1, 2, 7, 30, 64]), live)
         elif live:
-            page, n = live.pop(rng.randrange(len(live)))
-            model.free(page, n)
-            fast.free(page, n)
+            free_both(model, fast, live, rng)
         if rng.random() < 0.1:
             pa.scav.next_gen()
             fast.next_gen()
