@@ -289,19 +289,11 @@ def is_symbolic(x: object) -> bool:
 _MISSING = object()
 
 
-class BranchingDict(dict):  # type: ignore[type-arg]
-    """A dict whose lookups also take a Z3 term as key: the explorer decides which stored key
-    it equals (one path per key, and one where it equals none). Concrete keys behave as in a
-    dict. Model code indexes its chunk maps with page arithmetic; with a symbolic page this
-    lets that code run unchanged."""
+class _LookupDict(dict):  # type: ignore[type-arg]
+    """A dict whose lookups go through _key: the stored key a key stands for, or _MISSING."""
 
     def _key(self, key: Any) -> Any:
-        if not is_symbolic(key):
-            return key if dict.__contains__(self, key) else _MISSING
-        for k in list(dict.keys(self)):
-            if key == k:
-                return k
-        return _MISSING
+        raise NotImplementedError
 
     def __getitem__(self, key: Any) -> Any:
         k = self._key(key)
@@ -316,6 +308,21 @@ class BranchingDict(dict):  # type: ignore[type-arg]
         k = self._key(key)
         return default if k is _MISSING else dict.__getitem__(self, k)
 
+
+class BranchingDict(_LookupDict):
+    """A dict whose lookups also take a Z3 term as key: the explorer decides which stored key
+    it equals (one path per key, and one where it equals none). Concrete keys behave as in a
+    dict. Model code indexes its chunk maps with page arithmetic; with a symbolic page this
+    lets that code run unchanged."""
+
+    def _key(self, key: Any) -> Any:
+        if not is_symbolic(key):
+            return key if dict.__contains__(self, key) else _MISSING
+        for k in list(dict.keys(self)):
+            if key == k:
+                return k
+        return _MISSING
+
     def setdefault(self, key: Any, default: Any = None) -> Any:
         k = self._key(key)
         if k is _MISSING:
@@ -326,7 +333,7 @@ class BranchingDict(dict):  # type: ignore[type-arg]
         return dict.__getitem__(self, k)
 
 
-class PresenceDict(dict):  # type: ignore[type-arg]
+class PresenceDict(_LookupDict):
     """A level of the radix tree whose entries are symbolic summaries: an entry counts as stored
     exactly when its `present` term holds (the explorer decides), as the model stores exactly
     the non-zero entries. Keys may be symbolic too (see BranchingDict)."""
@@ -344,19 +351,6 @@ class PresenceDict(dict):  # type: ignore[type-arg]
         if not dict.__contains__(self, key):
             return _MISSING
         return key if self.terms[key] else _MISSING
-
-    def __getitem__(self, key: Any) -> Any:
-        k = self._key(key)
-        if k is _MISSING:
-            raise KeyError(key)
-        return dict.__getitem__(self, k)
-
-    def __contains__(self, key: object) -> bool:
-        return self._key(key) is not _MISSING
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        k = self._key(key)
-        return default if k is _MISSING else dict.__getitem__(self, k)
 
     def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
         for k, v in list(dict.items(self)):
