@@ -36,9 +36,9 @@ from oracle.common.jsonlines import read_text
 from oracle.common.output import OutputFile, output_folder
 from oracle.golive import campaign as go_campaign
 from oracle.golive.cli import run_go_campaign
-from oracle.golive.driver import mutated_source
+from oracle.golive.driver import driver_binary, mutated_source
 from oracle.golive.mutants import mutant
-from oracle.golive.toolchain import find_toolchain, goroot_of
+from oracle.golive.toolchain import GoBuildFailed, find_toolchain, goroot_of
 from oracle.pagealloc import bench, fuzz
 from oracle.pagealloc.registry import ImplOptions, names
 from oracle.pagealloc.replay import ReplayReport, replay
@@ -177,9 +177,13 @@ def fuzz_go(args: argparse.Namespace) -> int:
     Exact conformance: every result equal to the model's, the model running with the runtime's own
     physical and huge page sizes (and in some test cases others, substituted around scavenges)."""
     options = impl_options(args)
-    assert options.binary is not None
+    arch = options.mutation.arch if options.mutation else "amd64"  # a mutant runs on its own platform's build
+    try:
+        binary = options.binary or driver_binary(options.goroot, options.mutation, arch)
+    except GoBuildFailed as e:  # the tree (or its mutation) does not build: bad input, exit 2
+        raise UsageError(str(e)) from e
     return run_go_campaign(
-        options.binary,
+        binary,
         options.mutation,
         args.goroot,
         args.db if args.db != "none" else None,  # only an explicit --db shares: the go campaign keeps no database
