@@ -405,3 +405,19 @@ def test_systematic_command_reports_both_oracles(built: tuple[Path, Catalog], ca
     assert report["by_file"]["mpagealloc.go"]["campaign"] == 1 and report["total"]["go_tests"] == 1
     assert report["compiled_in"] == len(catalog.mutants) and report["go_tests"] == catalog.test_names
     assert report["arch"] == "amd64"
+
+
+@pytest.mark.go
+@pytest.mark.slow
+def test_every_committed_classification_names_exactly_one_generated_mutant(
+    built: tuple[Path, Catalog], built386: tuple[Path, Catalog]
+) -> None:
+    """survivors.json: each entry, on its platform, is one mutant of that platform's catalog, and says why."""
+    entries = json.loads(systematic.SURVIVORS.read_text())["survivors"]
+    assert entries
+    for _, catalog in (built, built386):
+        known = systematic.classifications(systematic.SURVIVORS, catalog.arch)
+        named = systematic.load_classification(catalog)
+        assert len(named) == len(known), f"{catalog.arch}: an entry names no generated mutant"
+        assert all(e["class"] in ("equivalent", "blind spot") and e["why"] for e in named.values())
+    assert sum(len(systematic.classifications(systematic.SURVIVORS, a)) for a in ("amd64", "386")) == len(entries)
