@@ -11,9 +11,9 @@ test_fuzz.py -k Machine`, README); test_hypofuzz_runs_the_machines runs it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
-import contextlib
 import os
 import re
 import shutil
@@ -204,14 +204,18 @@ def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
             out, _ = proc.communicate(timeout=10)
     assert "using 2 processes to fuzz 2 tests" in out, out[-3000:]
     # A failure HypoFuzz found in a machine is a finding: it fails the test with its reason.
+    # The evidence with it: the failure's state, what HypoFuzz saw on its last run of it (a shrunk failure is run
+    # once more; an overrun there means that run went another way), the steps and the traceback.
     found = [
-        f"{name}: {observation.status_reason if observation else choices}"
+        f"{name} ({state.name}, {len(choices)} choices): "
+        + (f"{observation.status.value}: {observation.status_reason}\n{observation.representation[-2000:]}\n"
+           f"{(observation.metadata.traceback or '')[-2000:]}" if observation else "no observation")
         for name, key in keys.items()
         for state in FailureState
         for choices in database.failures(state=state).fetch(key)
         for observation in [database.failure_observations(state=state).fetch(key, choices)]
     ]
-    assert not found, found
+    assert not found, "\n\n".join(found)
     assert all(counts.values()), (counts, out[-3000:])
 
 
