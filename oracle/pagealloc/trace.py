@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -262,26 +262,27 @@ def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
     if not lines or not lines[0].strip():
         raise TraceError(1, "empty trace: the first line must be the header")
     params = parse_header(lines[0])
-    return params, _checked(parse_ops(lines, 1, params.version), params)
+    return params, parse_ops(lines, 1, params.version, params=params)
 
 
-def _checked(ops: Iterator[Op], params: Params) -> Iterator[Op]:
-    """check_in_space of every op, with the address space's limits worked out once for the whole trace.
-
-    check_in_space itself runs only for an op outside them, to raise its
-    error; every other op passes both of its checks here.
-    """
+def _space_check(params: Params) -> Callable[[list[Op]], bool]:
+    """Whether every op of a batch stays inside the address space (check_in_space), with the limits worked out
+    once for the whole trace; a batch that does not is checked again op by op, which raises at the op."""
     space = params.space
     first, limit = space.first_chunk, space.chunk_limit(params.chunk_pages)
     max_npages = space.max_npages(params.chunk_pages)
-    for op in ops:
-        args = op.args
-        npages = args.get("npages")
-        if (npages is not None and npages > max_npages) or (
-            op.kind == "grow" and (args["chunk"] < first or args["chunk"] + args["nchunks"] > limit)
-        ):
-            check_in_space(op, params)
-        yield op
+
+    def inside(ops: list[Op]) -> bool:
+        for op in ops:
+            args = op.args
+            if op.kind == "grow":
+                if args["chunk"] < first or args["chunk"] + args["nchunks"] > limit:
+                    return False
+            elif args.get("npages", 0) > max_npages:
+                return False
+        return True
+
+    return inside
 
 
 # Lines decoded and checked together on the quick path of parse_ops. Small enough that a batch's Ops are
@@ -290,8 +291,11 @@ def _checked(ops: Iterator[Op], params: Params) -> Iterator[Op]:
 BATCH_LINES = 128
 
 
-def parse_ops(lines: list[str], first: int, version: int = VERSION, batch_lines: int = BATCH_LINES) -> Iterator[Op]:
+def parse_ops(
+    lines: list[str], first: int, version: int = VERSION, batch_lines: int = BATCH_LINES, params: Params | None = None
+) -> Iterator[Op]:
     """parse_op of lines[first:], line first + 1 onwards, lazily: the same Ops, the same first error.
+    With params, each op is also checked to stay in the trace's address space (check_in_space).
 
     Lines go in batches through two quick paths, each accepting only what
     parse_op accepts and giving the same Op: lines exactly as dumps writes
@@ -301,6 +305,7 @@ def parse_ops(lines: list[str], first: int, version: int = VERSION, batch_lines:
     vouch for (an error in it, or any unusual line) is read again with
     parse_op line by line, which decides and names the line.
     """
+    inside = _space_check(params) if params is not None else None
     for start in range(first, len(lines), batch_lines):
         batch = lines[start : start + batch_lines]
         ops = _canonical_batch(batch, start + 1, version)
@@ -308,9 +313,16 @@ def parse_ops(lines: list[str], first: int, version: int = VERSION, batch_lines:
             ops = _quick_batch(batch, start + 1, version)
         if ops is None:
             for number, text in enumerate(batch, start=start + 1):
-                yield parse_op(text, number, version)
-        else:
+                op = parse_op(text, number, version)
+                if params is not None:
+                    check_in_space(op, params)
+                yield op
+        elif inside is None or inside(ops):
             yield from ops
+        else:
+            for op in ops:
+                check_in_space(op, params)  # type: ignore[arg-type]  # inside is set only with params
+                yield op
 
 
 # Lines as dumps writes them: json.dumps of {"op", the fields in OP_FIELDS order, "expect"}, with ", " and

@@ -368,3 +368,18 @@ def test_a_386_trace_may_reach_both_ends_of_its_address_space(tmp_path: Path, im
     ]
     report = replay(write(tmp_path, lines), impl)
     assert report.ok and report.checked == 4, report.mismatch.describe() if report.mismatch else report
+
+
+def test_a_mismatch_before_a_line_outside_the_address_space_is_reported_first(tmp_path: Path) -> None:
+    """Lines are read in batches, but a bad line stops replay exactly there: what comes before it runs first."""
+    header = HEADER.replace('"huge_page_pages": 256}', '"huge_page_pages": 256, "arch": "386"}')
+    lines = [
+        header,
+        '{"op": "grow", "chunk": 1, "nchunks": 1}',
+        '{"op": "alloc", "npages": 1, "expect": {"page": 7, "scav": 1}}',
+        '{"op": "grow", "chunk": 0, "nchunks": 1}',
+    ]
+    report = replay(write(tmp_path, lines), "model")
+    assert report.mismatch is not None and report.mismatch.line == 3
+    with pytest.raises(TraceError, match="line 3: grow of chunks"):
+        replay(write(tmp_path, [*lines[:2], lines[3]], "bad.jsonl"), "model")
