@@ -29,6 +29,10 @@ error is a TraceError naming the line.
 
 Results travel as `Outcome`: the `expect` object of a line, with hex bitmaps
 turned into ints so that they compare by value.
+
+It is one piece: the strict reader, its two quick paths (which must accept
+exactly what it accepts, line for line) and the writer they mirror share one
+definition of each line's form.
 """
 
 from __future__ import annotations
