@@ -57,8 +57,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from oracle.common.cli import Parser, run_command, seconds
-from oracle.common.errors import TraceError
+from oracle.common.cli import Parser, TraceRow, replay_rows, run_command, seconds
 from oracle.gc import cli as gc_cli
 from oracle.golive import cli as golive_cli
 from oracle.pacer import cli as pacer_cli
@@ -79,25 +78,16 @@ def cmd_default(args: argparse.Namespace) -> int:
         return 2
     options = pagealloc_cli.impl_options(args)
     print(f"Replaying {len(traces)} conformance traces against the {args.impl}:")
-    worst = 0
-    total_ops = 0
-    for number, path in enumerate(traces, start=1):
-        prefix = f"[{number}/{len(traces)}] {path.name}"
-        try:
-            report = replay(path, args.impl, options=options)
-        except TraceError as e:
-            print(f"  {prefix:<44} BAD TRACE  {e}")
-            worst = max(worst, 2)
-            continue
-        total_ops += report.ops
-        status = "ok" if report.ok else "MISMATCH"
-        print(f"  {prefix:<44} {status:<9} {report.ops:>7,} ops {report.checked:>7,} checked {report.seconds:6.2f}s")
-        if report.mismatch is not None:
-            print("    " + report.mismatch.describe().replace("\n", "\n    "))
+
+    def replay_one(path: Path) -> TraceRow:
+        report = replay(path, args.impl, options=options)
+        failure = report.mismatch.describe() if report.mismatch is not None else None
         if report.header_failure:
-            print(f"    line 1: (the header)\n      the implementation failed it: {report.header_failure}")
-        if not report.ok:
-            worst = max(worst, 1)
+            failure = f"line 1: (the header)\n  the implementation failed it: {report.header_failure}"
+        figures = f"{report.ops:>7,} ops {report.checked:>7,} checked {report.seconds:6.2f}s"
+        return TraceRow(report.ok, report.ops, figures, failure)
+
+    worst, total_ops = replay_rows(traces, replay_one)
     verdict = "all traces match" if worst == 0 else "FAILED"
     print(f"Conformance: {len(traces)} traces, {total_ops:,} ops: {verdict}")
     if not args.traces:

@@ -18,9 +18,11 @@ import math
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import NoReturn
 
-from oracle.common.errors import EXIT_BAD_INPUT, InputError
+from oracle.common.errors import EXIT_BAD_INPUT, InputError, TraceError
 
 
 class Parser(argparse.ArgumentParser):
@@ -78,3 +80,33 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+
+
+@dataclass(frozen=True)
+class TraceRow:
+    """One trace's line in the default job's table: whether it matched, its op count, its figures, and what failed."""
+
+    ok: bool
+    ops: int
+    figures: str  # the row's columns after the status, e.g. "2,000 ops 2,000 checked 0.41s"
+    failure: str | None = None  # printed, indented, under the row
+
+
+def replay_rows(traces: list[Path], replay_one: Callable[[Path], TraceRow]) -> tuple[int, int]:
+    """A row per trace: (the worst exit status, 2 for a bad trace and 1 for a mismatch; the ops replayed)."""
+    worst = ops = 0
+    for number, path in enumerate(traces, start=1):
+        prefix = f"[{number}/{len(traces)}] {path.name}"
+        try:
+            row = replay_one(path)
+        except TraceError as e:
+            print(f"  {prefix:<44} BAD TRACE  {e}")
+            worst = max(worst, EXIT_BAD_INPUT)
+            continue
+        ops += row.ops
+        print(f"  {prefix:<44} {'ok' if row.ok else 'MISMATCH':<9} {row.figures}")
+        if row.failure:
+            print("    " + row.failure.replace("\n", "\n    "))
+        if not row.ok:
+            worst = max(worst, 1)
+    return worst, ops

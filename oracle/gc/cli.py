@@ -41,7 +41,7 @@ from model.errors import ModelError
 from model.gc.barrier import BARRIERS
 from model.gc.cycle import collect_snapshot as model_collect
 from model.gc.results import HeapSpec, MarkResult
-from oracle.common.cli import Parser, count, run_command
+from oracle.common.cli import Parser, TraceRow, count, replay_rows, run_command
 from oracle.common.errors import EXIT_BAD_INPUT, TraceError, UsageError
 from oracle.common.jsonlines import read_text
 from oracle.common.output import OutputFile
@@ -183,24 +183,15 @@ def replay_bundled() -> int:
     """The default job's part: every bundled small-object-path trace against the model, a line each; 1 if any fails."""
     traces = bundled_traces()
     print(f"\nReplaying {len(traces)} small-object path traces (recorded from Go) against the model:")
-    worst = 0
-    ops = 0
-    for number, path in enumerate(traces, start=1):
-        prefix = f"[{number}/{len(traces)}] {path.name}"
-        try:
-            report = replay_gc(path)
-        except TraceError as e:
-            print(f"  {prefix:<44} BAD TRACE  {e}")
-            worst = max(worst, 2)
-            continue
-        ops += report.ops
-        status = "ok" if report.ok else ("MISMATCH" if report.failure.kind == "mismatch" else "INVARIANT BROKEN")
-        print(f"  {prefix:<44} {status:<9} {report.ops:>7,} steps {report.checked:>7,} checked {report.seconds:6.2f}s")
-        if report.failure is not None:
-            print("    " + report.failure.describe().replace("\n", "\n    "))
-            worst = max(worst, 1)
-    verdict = "all traces match" if worst == 0 else "FAILED"
-    print(f"Small-object path: {len(traces)} traces, {ops:,} steps: {verdict}")
+
+    def replay_one(path: Path) -> TraceRow:
+        report = replay_gc(path)
+        figures = f"{report.ops:>7,} steps {report.checked:>7,} checked {report.seconds:6.2f}s"
+        return TraceRow(report.ok, report.ops, figures, report.failure.describe() if report.failure else None)
+
+    worst, steps = replay_rows(traces, replay_one)
+    print(f"Small-object path: {len(traces)} traces, {steps:,} steps: "
+          + ("all traces match" if worst == 0 else "FAILED"))
     return worst if traces else 2
 
 

@@ -28,7 +28,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from oracle.common.cli import Parser, count, positive_seconds, run_command, seconds
+from oracle.common.cli import Parser, TraceRow, count, positive_seconds, replay_rows, run_command, seconds
 from oracle.common.errors import EXIT_BAD_INPUT, TraceError, UsageError
 from oracle.common.jsonlines import read_text
 from oracle.common.output import OutputFile
@@ -170,27 +170,19 @@ def replay_bundled() -> int:
     """The default job's part: every bundled pacing trace against the model, a line each; 1 if any fails."""
     traces = bundled_traces()
     print(f"\nReplaying {len(traces)} pacing conformance traces against the model:")
-    worst = 0
-    totals = [0, 0, 0]
-    for number, path in enumerate(traces, start=1):
-        prefix = f"[{number}/{len(traces)}] {path.name}"
-        try:
-            report = replay_pacer(path)
-        except TraceError as e:
-            print(f"  {prefix:<44} BAD TRACE  {e}")
-            worst = max(worst, 2)
-            continue
+    checks = [0, 0]  # exact, bounded
+
+    def replay_one(path: Path) -> TraceRow:
+        report = replay_pacer(path)
         exact, bounded = sum(report.exact.values()), sum(report.bounded.values())
-        totals = [totals[0] + report.ops, totals[1] + exact, totals[2] + bounded]
-        status = "ok" if report.ok else "MISMATCH"
-        print(f"  {prefix:<44} {status:<9} {report.ops:>7,} ops {exact:>7,} exact {bounded:>5,} bounded "
-              f"{report.seconds:6.2f}s")
-        if report.failure is not None:
-            print("    " + report.failure.describe().replace("\n", "\n    "))
-            worst = max(worst, 1)
+        checks[0] += exact
+        checks[1] += bounded
+        figures = f"{report.ops:>7,} ops {exact:>7,} exact {bounded:>5,} bounded {report.seconds:6.2f}s"
+        return TraceRow(report.ok, report.ops, figures, report.failure.describe() if report.failure else None)
+
+    worst, ops = replay_rows(traces, replay_one)
     verdict = "all traces match" if worst == 0 else "FAILED"
-    print(f"Pacing: {len(traces)} traces, {totals[0]:,} ops, {totals[1]:,} exact and {totals[2]:,} bounded checks: "
-          f"{verdict}")
+    print(f"Pacing: {len(traces)} traces, {ops:,} ops, {checks[0]:,} exact and {checks[1]:,} bounded checks: {verdict}")
     return worst if traces else 2
 
 
