@@ -21,7 +21,7 @@ from proofs.core import Claim, Obligation, Proof
 from proofs.definitions import WORD, bv
 from proofs.pagecache import CACHE_GEOMETRY, explore_fill, fill_facts
 from proofs.states import HeapUnderProof, NoIndex, State, accept_symbolic_counts, as_term, words_after
-from proofs.symbolic import BranchingDict, explore, replaced
+from proofs.symbolic import BranchingDict, explore, path_claims, replaced
 from proofs.tree import (
     abstract_chunks,
     bitvectors,
@@ -130,21 +130,16 @@ def alloc_claim(g: Geometry, grown: tuple[int, ...]) -> Claim:
             result = pa.alloc(n)
         return result.page, pa.search_page
 
-    paths = explore(run, facts)
-    claims = []
-    for path in paths:
-        if path.raised is not None:
-            claims.append(z3.Not(path.when()))
-            continue
-        page, after = (as_term(v) if v is not None else None for v in path.value)
+    def holds(value: tuple[Any, Any]) -> Any:
+        page, after = (as_term(v) if v is not None else None for v in value)
         if page is None:
             searched = z3.ULT(hint >> g.log_chunk_pages, end_chunk)
             want = z3.If(z3.And(n == 1, searched), bv(g.no_free_page), hint)
-            claims.append(z3.Implies(path.when(), z3.And(first_fit == -1, after == want)))
-        else:
-            claims.append(z3.Implies(path.when(), z3.And(
-                first_fit >= 0, page == first_fit, z3.UGE(after, hint), below_in_use(after)
-            )))
+            return z3.And(first_fit == -1, after == want)
+        return z3.And(first_fit >= 0, page == first_fit, z3.UGE(after, hint), below_in_use(after))
+
+    paths = explore(run, facts)
+    claims = path_claims(paths, holds)
     return Claim(
         f"alloc on {geometry_name(g)}, chunks {grown} grown ({len(paths)} paths)",
         z3.And(claims),

@@ -271,6 +271,12 @@ def explore(
     return Explorer(assumptions, deadline or current_deadline(), logic, max_paths).run(fn)
 
 
+def path_claims(paths: Sequence[Path], holds: Callable[[Any], Any]) -> list[Any]:
+    """What a proof claims of each explored path: holds(the path's value) under the path's condition, and a
+    path that raised must be impossible."""
+    return [z3.Not(p.when()) if p.raised is not None else z3.Implies(p.when(), holds(p.value)) for p in paths]
+
+
 @contextmanager
 def replaced(namespace: Any, name: str, value: Any) -> Iterator[None]:
     """Temporarily rebind `namespace.name` (used only to build negative controls and abstract leaves)."""

@@ -52,7 +52,7 @@ from model.gc import pacer
 from model.gc.pacer import NOT_TRIGGERED, MemStats, Pacer
 from proofs.core import Claim, Obligation, Proof
 from proofs.mutation import Mutant
-from proofs.symbolic import explore
+from proofs.symbolic import explore, path_claims
 
 BOUND = 1 << 40  # every byte count below 1 TiB
 GOGC_VALUES = (0, 1, 10, 50, 99, 100, 101, 200, 1000, (1 << 22) - 1)  # below 2**22: no product reaches 2**64
@@ -116,12 +116,7 @@ def _claim(label: str, inputs: list[Inputs], run: Callable[[], Any], holds: Call
     """Explore `run` on every path; on each, holds(*values) must follow from the path's condition."""
     facts = [f for i in inputs for f in i.facts()]
     paths = explore(run, facts)
-    claims = []
-    for path in paths:
-        if path.raised is not None:
-            claims.append(z3.Not(path.when()))
-            continue
-        claims.append(z3.Implies(path.when(), holds(*[_term(v) for v in path.value])))
+    claims = path_claims(paths, lambda value: holds(*[_term(v) for v in value]))
     show = [s for i in inputs for s in i.show()]
     return Claim(f"{label} ({len(paths)} paths)", z3.And(claims), facts, show)
 
