@@ -156,7 +156,10 @@ def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
 
     It runs in a fresh folder, so its database (.hypothesis/examples there) holds only this run. Its
     reports are read back through HypoFuzz's own database layer every two seconds; HypoFuzz is stopped
-    (SIGINT, as from a terminal) once each machine has run valid examples, or after HYPOFUZZ_SECONDS.
+    once each machine has run valid examples, or after HYPOFUZZ_SECONDS: with SIGTERM to its process group,
+    which ends every process where it stands. (A ctrl-C, SIGINT, raises KeyboardInterrupt inside whatever
+    example each worker is running; a stop must not be able to leave anything in the database that looks
+    like a failure of the machine.)
     HypoFuzz traces coverage line by line, so an example takes many times longer than under pytest.
     """
     pytest.importorskip("hypofuzz", reason="HypoFuzz is an optional extra: pip install -e '.[hypofuzz]'")
@@ -186,6 +189,7 @@ def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [hypothesis, "fuzz", "-n", "2", "--no-dashboard", "--", __file__, "-k", "Machine"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},  # its output is whole when SIGTERM ends it
     )
     deadline = time.monotonic() + HYPOFUZZ_SECONDS
     counts = valid_examples()
@@ -195,7 +199,7 @@ def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
             counts = valid_examples()
     finally:
         with contextlib.suppress(ProcessLookupError):  # gone already: its output says why
-            os.killpg(proc.pid, signal.SIGINT)  # HypoFuzz runs until interrupted
+            os.killpg(proc.pid, signal.SIGTERM)  # HypoFuzz runs until stopped
         try:
             out, _ = proc.communicate(timeout=20)
         except subprocess.TimeoutExpired:
