@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import select
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,6 +69,16 @@ def count(minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def stdout_gone() -> bool:
+    """Whether standard output is a pipe whose reader has gone (poll reports an error on its write end)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
+    except (OSError, ValueError):  # no real file behind it (closed, or replaced by an object without a descriptor)
+        return True
+
+
 def run_command(prog: str, body: Callable[[], int]) -> int:
     """Run body(); bad input is one line `prog: message` and exit 2, a closed stdout a quiet exit."""
     try:
@@ -75,7 +86,11 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
     except InputError as e:
         print(f"{prog}: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except BrokenPipeError:
+    except BrokenPipeError as e:
+        if not stdout_gone():
+            # Another pipe broke (a child process's): a failure of what ran, never to be taken for `| head`.
+            print(f"{prog}: a pipe broke while the command ran: {e}", file=sys.stderr)
+            return 1
         # The reader went away (`| head`): stop quietly, without a second error when Python flushes at exit.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

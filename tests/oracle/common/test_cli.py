@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,17 @@ def test_a_row_per_trace_and_the_worst_status(capsys: pytest.CaptureFixture[str]
     worst, ops = replay_rows([Path("good.jsonl"), Path("bad.jsonl")], replay_one)
     assert (worst, ops) == (2, 10)
     assert "BAD TRACE  line 2: not valid JSON" in capsys.readouterr().out
+
+
+def test_a_broken_pipe_that_is_not_standard_output_is_a_failure() -> None:
+    """Only a reader of stdout going away (`| head`) ends a command quietly; a child's broken pipe is exit 1."""
+    code = (
+        "import sys\n"
+        "from oracle.common.cli import run_command\n"
+        "def body():\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "sys.exit(run_command('prog', body))\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 1, res.stderr
+    assert res.stdout == "" and res.stderr.startswith("prog: a pipe broke while the command ran")
