@@ -214,7 +214,13 @@ def test_a_go_mutant(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
         pytest.skip(f"no Go toolchain: {e}")
     trace = tmp_path / "go.jsonl"
     trace.write_text(FIND_BIT_RANGE, encoding="utf-8")
-    code, page = report(capsys, trace, tmp_path / "go.html", "--impl", "go", "--mutant", "find_bit_range64_off_by_one")
+    # The mutant runs the test binary's own heap too, and may crash it by itself (SPEC.md §11): a crash at the
+    # header (line 1) is the mutant's, not this page's subject, so the page is made again, at most twice more.
+    for _ in range(3):
+        code, page = report(capsys, trace, tmp_path / "go.html", "--impl", "go", "--mutant",
+                            "find_bit_range64_off_by_one")
+        if page.failing != ["1"]:
+            break
     assert code == 1 and page.failing == ["6"]
     assert flagged(page, "side-left", "exp") == {2, 3} and flagged(page, "side-right", "got") == {0, 1}
     assert "the runtime's own" in page.sources[1]
