@@ -265,3 +265,15 @@ def free_both(model: Any, fast: Any, live: Live, rng: random.Random, keep_head: 
     fast.free(page + cut, npages - cut)
     if cut:
         live.append((page, cut))
+
+
+# A trace that fast/ with the hint_too_far fault fails: the hint skips page 0, so line 5 allocates page 73
+# instead (the report page's tests, in a browser and parsed).
+HINT_TOO_FAR = """\
+{"trace": "pagealloc", "version": 3, "params": {"chunk_pages": 64, "phys_page_pages": 1, "huge_page_pages": 0}}
+{"op": "grow", "chunk": 0, "nchunks": 4}
+{"op": "pad", "page": 7, "npages": 1}
+{"op": "alloc", "npages": 65, "expect": {"page": 8, "scav": 65}}
+{"op": "alloc", "npages": 1, "expect": {"page": 0, "scav": 1}}
+{"op": "free", "page": 0, "npages": 1}
+"""

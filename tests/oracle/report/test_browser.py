@@ -27,18 +27,10 @@ import pytest
 
 from oracle import cli
 from oracle.report.page import CELL, COLUMNS
+from tests.helpers import HINT_TOO_FAR
 
 PIL = pytest.importorskip("PIL.Image", reason="Pillow reads the screenshot (pip install -e '.[test]')")
 
-# fast/ with the hint_too_far fault: the hint skips page 0, so line 5 allocates page 73 instead.
-HINT_TOO_FAR = """\
-{"trace": "pagealloc", "version": 3, "params": {"chunk_pages": 64, "phys_page_pages": 1, "huge_page_pages": 0}}
-{"op": "grow", "chunk": 0, "nchunks": 4}
-{"op": "pad", "page": 7, "npages": 1}
-{"op": "alloc", "npages": 65, "expect": {"page": 8, "scav": 65}}
-{"op": "alloc", "npages": 1, "expect": {"page": 0, "scav": 1}}
-{"op": "free", "page": 0, "npages": 1}
-"""
 WINDOW = (1500, 1400)
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",

@@ -22,17 +22,9 @@ from oracle.golive.driver import driver_binary
 from oracle.golive.mutants import mutant
 from oracle.golive.toolchain import GoNotFound
 from oracle.report.timeline import StateCounter, Timeline
-from tests.helpers import DoubleHandout, register
+from tests.helpers import HINT_TOO_FAR, DoubleHandout, register
 
 ROOT = Path(__file__).resolve().parents[3]
-HINT_TOO_FAR = """\
-{"trace": "pagealloc", "version": 3, "params": {"chunk_pages": 64, "phys_page_pages": 1, "huge_page_pages": 0}}
-{"op": "grow", "chunk": 0, "nchunks": 4}
-{"op": "pad", "page": 7, "npages": 1}
-{"op": "alloc", "npages": 65, "expect": {"page": 8, "scav": 65}}
-{"op": "alloc", "npages": 1, "expect": {"page": 0, "scav": 1}}
-{"op": "free", "page": 0, "npages": 1}
-"""
 NEXT_FIT = """\
 {"trace": "pagealloc", "version": 3, "params": {"chunk_pages": 64, "phys_page_pages": 1, "huge_page_pages": 0}}
 {"op": "grow", "chunk": 0, "nchunks": 1}
