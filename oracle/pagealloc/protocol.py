@@ -39,7 +39,7 @@ from model.geometry import Geometry
 from model.pageheap import PageHeap
 from model.results import AllocResult, CacheFill, ScavengeResult
 from oracle.common.errors import ImplementationFailed, TraceError
-from oracle.pagealloc.trace import Op, Outcome, Params, check_in_space, outcome_of, outcome_to_json
+from oracle.pagealloc.trace import Op, Outcome, Params, check_in_space, outcome_of, outcome_to_json, space_check
 
 
 class Implementation(Protocol):
@@ -175,17 +175,10 @@ class ModelImpl:
         self.grown = 0  # chunks grown so far, at most MAX_GROWN_CHUNKS
         # The platform's address space (trace.check_in_space): a trace file's reader refuses an op outside it
         # (exit 2); a generated or shrunk stream meets it here, as a refusal.
-        space = params.space
-        self.first_chunk, self.chunk_limit = space.first_chunk, space.chunk_limit(params.chunk_pages)
-        self.max_npages = space.max_npages(params.chunk_pages)
+        self.in_space = space_check(params)
 
     def apply(self, op: Op) -> Outcome | None:
-        args = op.args
-        npages = args.get("npages")
-        if (npages is not None and npages > self.max_npages) or (
-            op.kind == "grow"
-            and (args["chunk"] < self.first_chunk or args["chunk"] + args["nchunks"] > self.chunk_limit)
-        ):
+        if not self.in_space([op]):
             try:
                 check_in_space(op, self.params)
             except TraceError as e:

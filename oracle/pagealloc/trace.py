@@ -269,7 +269,7 @@ def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
     return params, parse_ops(lines, 1, params.version, params=params)
 
 
-def _space_check(params: Params) -> Callable[[list[Op]], bool]:
+def space_check(params: Params) -> Callable[[list[Op]], bool]:
     """Whether every op of a batch stays inside the address space (check_in_space), with the limits worked out
     once for the whole trace; a batch that does not is checked again op by op, which raises at the op."""
     space = params.space
@@ -309,7 +309,7 @@ def parse_ops(
     vouch for (an error in it, or any unusual line) is read again with
     parse_op line by line, which decides and names the line.
     """
-    inside = _space_check(params) if params is not None else None
+    inside = space_check(params) if params is not None else None
     for start in range(first, len(lines), batch_lines):
         batch = lines[start : start + batch_lines]
         ops = _canonical_batch(batch, start + 1, version)
