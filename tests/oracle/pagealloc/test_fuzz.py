@@ -187,7 +187,10 @@ def test_hypofuzz_runs_the_machines(tmp_path: Path) -> None:
         }
 
     proc = subprocess.Popen(
-        [hypothesis, "fuzz", "-n", "2", "--no-dashboard", "--", __file__, "-k", "Machine"],
+        # Hypothesis loads its "ci" profile (derandomize=True) when a CI variable is set, and HypoFuzz does
+        # not fuzz a derandomized test: the run names its profile, the same everywhere.
+        [hypothesis, "fuzz", "-n", "2", "--no-dashboard", "--", __file__, "-k", "Machine",
+         "--hypothesis-profile", "default"],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},  # its output is whole when SIGTERM ends it
     )
