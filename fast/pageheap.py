@@ -3,7 +3,7 @@
 It is one page allocator (fast.pagealloc.FastPageAlloc, `alloc_state`) and
 its page caches by id (fast.pagecache.PageCache, `caches`), and every trace
 operation is one method: grow, alloc, free, cache_fill, cache_alloc,
-cache_flush, scavenge, next_gen. Each checks its whole input first and
+cache_flush, scavenge, next_gen, pad, scavenger_wake. Each checks its whole input first and
 raises model.errors.InvalidOperation, with nothing changed, on exactly the
 conditions the model refuses; results are model.results values. state()
 gives the whole observable state (fast.state), clone() an independent copy.
@@ -19,6 +19,8 @@ each is handed, as a plain switch, to the one mechanism it breaks.
 
 from __future__ import annotations
 
+import copy
+
 from fast import pagecache
 from fast.faults import (
     FLUSH_DROPS_SCAVENGED,
@@ -33,6 +35,7 @@ from fast.state import State, heap_state
 from model.errors import InvalidOperation
 from model.geometry import AMD64, Geometry
 from model.results import AllocResult, CacheFill, ScavengeResult
+from model.scavenger import ScavengerState, WakeResult, wake_heap
 
 
 class FastPageHeap:
@@ -55,6 +58,8 @@ class FastPageHeap:
             hint_too_far=HINT_TOO_FAR in self.faults,
         )
         self.caches: dict[int, PageCache] = {}
+        # The background scavenger's pacing is a few floats per wake: fast/ runs the model's own (model.scavenger).
+        self.scavenger = ScavengerState()
         self.flush_drops_scavenged = FLUSH_DROPS_SCAVENGED in self.faults
 
     @property
@@ -67,6 +72,7 @@ class FastPageHeap:
         twin.__dict__.update(self.__dict__)
         twin.alloc_state = self.alloc_state.clone()
         twin.caches = {cache_id: cache.copy() for cache_id, cache in self.caches.items()}
+        twin.scavenger = copy.deepcopy(self.scavenger)
         return twin
 
     # Trace operations.
@@ -120,6 +126,10 @@ class FastPageHeap:
     def pad(self, page: int, npages: int) -> None:
         """Padding at the heap's base: free pages marked in use and scavenged (trace version 3)."""
         self.alloc_state.pad(page, npages)
+
+    def scavenger_wake(self, budget: int, ns_per_page: int, sleep_pct: int, procs: int) -> WakeResult:
+        """Wake the background scavenger until it parks (trace version 4; model.scavenger.wake_heap)."""
+        return wake_heap(self.scavenger, self.alloc_state, budget, ns_per_page, sleep_pct, procs)
 
     def _cache(self, cache_id: int) -> PageCache:
         check_count("cache", cache_id, 0)

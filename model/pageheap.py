@@ -22,12 +22,14 @@ from model.geometry import AMD64, Geometry
 from model.pagealloc import PageAlloc, check_count
 from model.pagecache import CACHE_PAGES, PageCache
 from model.results import AllocResult, CacheFill, ScavengeResult
+from model.scavenger import ScavengerState, WakeResult, wake_heap
 
 
 @attrs.define
 class PageHeap:
     alloc_state: PageAlloc
     caches: dict[int, PageCache] = attrs.Factory(dict)
+    scavenger: ScavengerState = attrs.Factory(ScavengerState)  # the background scavenger's goroutine, parked
 
     @staticmethod
     def create(geometry: Geometry = AMD64, phys_page_pages: int = 1, huge_page_pages: int = 0) -> PageHeap:
@@ -80,6 +82,10 @@ class PageHeap:
     def pad(self, page: int, npages: int) -> None:
         """Padding at the heap's base: free pages marked in use and scavenged (model.pagealloc.PageAlloc.pad)."""
         self.alloc_state.pad(page, npages)
+
+    def scavenger_wake(self, budget: int, ns_per_page: int, sleep_pct: int, procs: int) -> WakeResult:
+        """Wake the background scavenger, which releases pages until it parks (model.scavenger.wake_heap)."""
+        return wake_heap(self.scavenger, self.alloc_state, budget, ns_per_page, sleep_pct, procs)
 
     def _cache(self, cache_id: int) -> PageCache:
         check_count("cache", cache_id, 0)

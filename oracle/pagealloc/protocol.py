@@ -6,7 +6,7 @@ registry) and applies one operation at a time:
     apply(op) -> Outcome | None
 
 returning the operation's outcome (the `expect` form of the trace; None for
-grow, free, cache_flush and next_gen). It raises model.errors.
+grow, free, cache_flush, next_gen and pad). It raises model.errors.
 InvalidOperation when it refuses the operation, having changed nothing, and
 oracle.common.errors.ImplementationFailed when it crashed, hung or broke the
 protocol. Optional methods, used when present:
@@ -38,6 +38,7 @@ from model.errors import InvalidOperation, ModelError, ParameterError
 from model.geometry import Geometry
 from model.pageheap import PageHeap
 from model.results import AllocResult, CacheFill, ScavengeResult
+from model.scavenger import WakeResult
 from oracle.common.errors import ImplementationFailed, TraceError
 from oracle.pagealloc.trace import Op, Outcome, Params, check_in_space, outcome_of, outcome_to_json, space_check
 
@@ -125,6 +126,7 @@ class TraceHeap(Protocol):
     def scavenge(self, npages: int, force: bool = True) -> ScavengeResult: ...
     def next_gen(self) -> None: ...
     def pad(self, page: int, npages: int) -> None: ...
+    def scavenger_wake(self, budget: int, ns_per_page: int, sleep_pct: int, procs: int) -> WakeResult: ...
 
 
 def apply_to_heap(heap: TraceHeap, op: Op) -> Outcome | None:
@@ -155,6 +157,8 @@ def apply_to_heap(heap: TraceHeap, op: Op) -> Outcome | None:
         case "pad":
             heap.pad(a["page"], a["npages"])
             return None
+        case "scavenger_wake":
+            return outcome_of(heap.scavenger_wake(a["budget"], a["ns_per_page"], a["sleep_pct"], a["procs"]))
     raise ModelError(f"unknown op {op.kind!r}")
 
 

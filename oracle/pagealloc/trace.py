@@ -1,4 +1,4 @@
-"""The page allocator's trace format (versions 1 to 3): parsing, checking and writing.
+"""The page allocator's trace format (versions 1 to 4): parsing, checking and writing.
 
 A trace is JSON Lines, UTF-8. Line 1 is the header
 
@@ -19,8 +19,16 @@ Version 2 adds the background scavenger's state: `{"op": "next_gen"}` ends
 a GC cycle, and scavenge takes an optional `"force": false` for a
 non-forced (background) scavenge. Version 3 adds `{"op": "pad", "page": P,
 "npages": N}`: free pages marked in use and scavenged, as Go pads the base
-of its first growth. An older trace is read exactly as before: there, a
-later version's op is an unknown op and "force" an ignored extra field.
+of its first growth. Version 4 adds the background scavenger's goroutine:
+
+    {"op": "scavenger_wake", "budget": B, "ns_per_page": T, "sleep_pct": S, "procs": P,
+     "expect": {"released": R, "runs": N, "slept": NS, "ratio": F, "cooldown": NS, "integral": F}}
+
+wakes it with the stubs those fields define (model.scavenger.wake_heap) and
+reports what it did until it parked and the pacing state it left (ratio and
+integral are float64 values, written as JSON numbers that read back to the
+same bits). An older trace is read exactly as before: there, a later
+version's op is an unknown op and "force" an ignored extra field.
 
 This module checks the form of each line (types, ranges, known ops); whether
 an operation is possible in the heap's state (a free of a page in use, a
@@ -38,6 +46,7 @@ definition of each line's form.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,12 +56,13 @@ import attrs
 
 from model.geometry import ARCHES, Arch
 from model.results import AllocResult, CacheFill, ScavengeResult
+from model.scavenger import WakeResult
 from oracle.common.errors import TraceError
 from oracle.common.jsonlines import MAX_INT_DIGITS, is_int, loads, loads_batch, read_text, split_lines
 
 FORMAT_NAME = "pagealloc"
-VERSION = 3  # the newest version this module reads and writes
-VERSIONS = (1, 2, 3)
+VERSION = 4  # the newest version this module reads and writes
+VERSIONS = (1, 2, 3, 4)
 
 Outcome = dict[str, Any]
 
@@ -95,10 +105,16 @@ OP_FIELDS: dict[str, dict[str, int]] = {
     "scavenge": {"npages": 1},
     "next_gen": {},
     "pad": {"page": 0, "npages": 1},
+    "scavenger_wake": {"budget": 0, "ns_per_page": 1, "sleep_pct": 0, "procs": 1},
 }
 # The first trace version that has each op.
-OP_SINCE = {"next_gen": 2, "pad": 3}
-OPS_WITH_RESULT = ("alloc", "cache_fill", "cache_alloc", "scavenge")
+OP_SINCE = {"next_gen": 2, "pad": 3, "scavenger_wake": 4}
+OPS_WITH_RESULT = ("alloc", "cache_fill", "cache_alloc", "scavenge", "scavenger_wake")
+# Ops only the strict reader (parse_op) reads: rare lines, with float fields the quick paths do not check.
+STRICT_ONLY = ("scavenger_wake",)
+# scavenger_wake's expect: its integer fields (each >= 0) and its float64 fields (any finite number).
+WAKE_COUNTS = ("released", "runs", "slept", "cooldown")
+WAKE_FLOATS = ("ratio", "integral")
 
 
 @attrs.frozen
@@ -169,7 +185,24 @@ def parse_expect(kind: str, raw: object, line: int) -> Outcome:
             "free": _hex64(raw, "free", line, where),
             "scav": _hex64(raw, "scav", line, where),
         }
+    if kind == "scavenger_wake":
+        out: Outcome = {name: _int_field(raw, name, 0, line, where) for name in WAKE_COUNTS}
+        out.update({name: _float_field(raw, name, line, where) for name in WAKE_FLOATS})
+        return out
     return {"released": _int_field(raw, "released", 0, line, where)}
+
+
+def _float_field(obj: dict[str, Any], name: str, line: int, where: str) -> float:
+    """A float64 written as a JSON number (an integer too); NaN and infinities are not JSON."""
+    if name not in obj:
+        raise TraceError(line, f"{where}: missing field {name!r}")
+    value = obj[name]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise TraceError(line, f"{where}: field {name!r} must be a finite number, got {json.dumps(value)}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise TraceError(line, f"{where}: field {name!r} is too large for a float64, got {value}") from None
 
 
 def parse_op(text: str, line: int, version: int = VERSION) -> Op:
@@ -450,9 +483,13 @@ _SET_KIND, _SET_ARGS, _SET_EXPECT, _SET_LINE = (
 )
 
 
-# For each trace version, its ops with their integer fields and their minimum values.
+# For each trace version, its ops with their integer fields and their minimum values (those the quick path reads).
 _FIELDS_BY_VERSION = {
-    version: {kind: tuple(fields.items()) for kind, fields in OP_FIELDS.items() if OP_SINCE.get(kind, 1) <= version}
+    version: {
+        kind: tuple(fields.items())
+        for kind, fields in OP_FIELDS.items()
+        if OP_SINCE.get(kind, 1) <= version and kind not in STRICT_ONLY
+    }
     for version in VERSIONS
 }
 
@@ -542,11 +579,20 @@ def dumps(params: Params, ops: list[tuple[Op, Outcome | None]]) -> str:
 # Outcomes.
 
 
-def outcome_of(result: AllocResult | CacheFill | ScavengeResult) -> Outcome:
+def outcome_of(result: AllocResult | CacheFill | ScavengeResult | WakeResult) -> Outcome:
     if isinstance(result, AllocResult):
         return {"page": result.page, "scav": result.scav}
     if isinstance(result, CacheFill):
         return {"base": result.base, "free": result.free, "scav": result.scav}
+    if isinstance(result, WakeResult):
+        return {
+            "released": result.released,
+            "runs": result.runs,
+            "slept": result.slept_ns,
+            "ratio": result.sleep_ratio,
+            "cooldown": result.cooldown_ns,
+            "integral": result.err_integral,
+        }
     return {"released": result.released}
 
 

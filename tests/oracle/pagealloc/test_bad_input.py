@@ -223,6 +223,27 @@ def bad_line_cases() -> Iterator[Case]:
     unknown = HEADER.replace('"huge_page_pages": 0}', '"huge_page_pages": 0, "arch": "arm"}')
     yield Case("limit-arch-arm", ("replay", "{dir}/bad.jsonl"), 2, ("line 1:", '"arm"'),
                (("bad.jsonl", (unknown + "\n" + GROW + "\n").encode()),))
+    # The background scavenger's op (version 4): its fields, its expect's floats, and the version it needs.
+    header4 = HEADER.replace('"version": 2', '"version": 4')
+    wake = '{{"op": "scavenger_wake", "budget": 8, "ns_per_page": {}, "sleep_pct": 100, "procs": 1{}}}'
+    expect = ', "expect": {{"released": 0, "runs": 1, "slept": 0, "ratio": {}, "cooldown": 0, "integral": 0}}'
+    bad_wake = {
+        "in-version-3": (HEADER, wake.format(1, ""), "(it needs trace version 4)"),
+        "ns-zero": (header4, wake.format(0, ""), "must be >= 1"),
+        "ns-past-limit": (header4, wake.format(10_000_001, ""), "ns_per_page must be from 1 to 10000000"),
+        "no-procs": (header4, wake.format(1, "").replace(', "procs": 1', ""), "missing field 'procs'"),
+        "ratio-string": (header4, wake.format(1, expect.format('"0.001"')), "'ratio' must be a finite number"),
+        "ratio-bool": (header4, wake.format(1, expect.format("true")), "'ratio' must be a finite number"),
+        "ratio-nan": (header4, wake.format(1, expect.format("NaN")), "NaN"),
+        "ratio-1e400": (header4, wake.format(1, expect.format("1e400")), "'ratio' must be a finite number"),
+        "ratio-10**400": (header4, wake.format(1, expect.format("1" + "0" * 39)), None),
+    }
+    for name, (header, line, says) in bad_wake.items():
+        text = "\n".join([header, GROW, line]) + "\n"
+        if says is None:  # a 40-digit integer is a finite float64: read, then a mismatch (exit 1)
+            yield Case(f"wake-{name}", ("replay", "{dir}/bad.jsonl"), 1, ("line 3:",), (("bad.jsonl", text.encode()),))
+            continue
+        yield Case(f"wake-{name}", ("replay", "{dir}/bad.jsonl"), 2, ("line 3:", says), (("bad.jsonl", text.encode()),))
     utf8 = (HEADER + "\n" + GROW + "\n").encode() + b'{"op": "alloc", "npages": 1, "x": "\xff"}\n'
     yield Case("parse-bad-utf8-line-3", ("replay", "{dir}/bad.jsonl"), 2, ("line 3: not valid UTF-8",),
                (("bad.jsonl", utf8),))
