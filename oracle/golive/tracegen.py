@@ -6,7 +6,7 @@ The Go runtime's page allocator (``pageAlloc`` in ``mpagealloc.go``, with the
 page cache in ``mpagecache.go`` and the scavenger in ``mgcscavenge.go``) is
 not reachable from ordinary Go programs, but package runtime's own tests can
 reach it through ``export_test.go``. So instead of re-implementing anything,
-this tool compiles two extra test files into package runtime's test binary
+this tool compiles three extra test files into package runtime's test binary
 with ``go test -overlay`` (GOROOT itself is never modified):
 
 * ``goruntime/tracegen_export_test.go`` (package ``runtime``) adds the few
@@ -14,6 +14,10 @@ with ``go test -overlay`` (GOROOT itself is never modified):
   live physical / huge page sizes, and a scavenge that can run under
   substitute page sizes (swapped in with the world stopped, only for the
   duration of the call).
+* ``live_scavenger_export_test.go`` (package ``runtime``, shared with the live
+  driver, ``oracle/golive/driver.py``): a background scavenger goroutine of
+  the generator's own (``LiveScavenger``), woken by the ``scavenger`` profile's
+  ``scavenger_wake`` lines with stubs built in the generator.
 * ``goruntime/tracegen_main_test.go`` (package ``runtime_test``) holds
   ``TestPageAllocTraceGen``, which is a no-op unless ``PAGEALLOC_TRACEGEN_SPEC``
   is set. It drives the allocator with a seeded ``math/rand`` stream of
@@ -24,8 +28,11 @@ with ``go test -overlay`` (GOROOT itself is never modified):
 This module writes the overlay file and a spec listing every trace to make
 into a temporary directory, runs ``go test`` once for all of them, and reports
 the files written. Each profile (``churn``, ``cross_chunk``, ``cache_heavy``,
-``scavenge_heavy``, ``exhaustion``, ``sparse``) is a different operation mix;
-the profile logic lives in the Go file. Page-size variants rerun a profile
+``scavenge_heavy``, ``exhaustion``, ``sparse``; ``background``, trace version 2;
+``padded``, version 3; ``scavenger``, version 4, which wakes the background
+scavenger's goroutine among background-scavenging churn) is a different
+operation mix; the profile logic lives in the Go file, which also says which
+trace version each profile needs (``tgVersion``). Page-size variants rerun a profile
 with a different physical page size and/or no huge pages, which only changes
 what forced scavenges release.
 
@@ -58,7 +65,7 @@ from oracle.golive.toolchain import Toolchain
 HERE = Path(__file__).resolve().parent
 GO_DIR = HERE / "go"
 DEFAULT_OUT = HERE.parent / "pagealloc" / "traces"
-OVERLAY_FILES = ("tracegen_export_test.go", "tracegen_main_test.go")
+OVERLAY_FILES = ("tracegen_export_test.go", "live_scavenger_export_test.go", "tracegen_main_test.go")
 SPEC_ENV = "PAGEALLOC_TRACEGEN_SPEC"
 TEST_NAME = "TestPageAllocTraceGen"
 
@@ -72,6 +79,7 @@ PROFILES = (
     "background",
     "padded",
     "top",
+    "scavenger",
 )
 ARCHES = ("amd64", "386")
 ONLY_32BIT = ("top",)  # profiles that need the 32-bit address space
@@ -86,6 +94,7 @@ DEFAULT_SEEDS: dict[str, tuple[int, ...]] = {
     "sparse": (1,),
     "background": (1, 2),
     "padded": (1,),
+    "scavenger": (1,),
 }
 
 # The committed 386 set: the shapes that differ on a 32-bit tree (crossing its root boundary, its top,
@@ -110,6 +119,7 @@ DEFAULT_OPS: dict[str, int] = {
     "background": 2000,
     "padded": 2000,
     "top": 1500,
+    "scavenger": 1500,
 }
 
 KIB = 1024

@@ -132,3 +132,27 @@ func (p lvAlloc) LivePad(base, npages uintptr) {
 	p.MutantPad(base, npages)
 	lvExit()
 }
+
+// The background scavenger's goroutine is started by, and runs for, the
+// driver's goroutine: the gate is open for it and its children while it
+// starts and through each wake, so its scavengerState and the allocator's
+// scavenge (which its stub calls directly, not through the gated calls
+// above) run mutated; the driver's own waiting touches neither.
+func lvNewScavenger(sleep func(int64) int64, scavenge func(uintptr) (uintptr, int64), shouldStop func() bool,
+	procs func() int32) *runtime.LiveScavenger {
+	lvEnter()
+	was := runtime.MutantTestGate()
+	s := runtime.NewLiveScavenger(sleep, scavenge, shouldStop, procs, lvParkTimeout)
+	runtime.MutantTestUngate(was)
+	lvExit()
+	return s
+}
+
+func lvScavengerWake(s *runtime.LiveScavenger) (w runtime.LiveWake, ok bool) {
+	lvEnter()
+	was := runtime.MutantTestGate()
+	w, ok = s.Wake(lvParkTimeout)
+	runtime.MutantTestUngate(was)
+	lvExit()
+	return
+}

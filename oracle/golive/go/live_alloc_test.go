@@ -23,3 +23,10 @@ func (p lvAlloc) AllocToCache() lvCache { return lvCache{p.PageAlloc.AllocToCach
 func (c *lvCache) Flush(p lvAlloc) { c.PageCache.Flush(p.PageAlloc) }
 
 func (p lvAlloc) LivePad(base, npages uintptr) { p.PageAlloc.TraceGenPad(base, npages) }
+
+func lvNewScavenger(sleep func(int64) int64, scavenge func(uintptr) (uintptr, int64), shouldStop func() bool,
+	procs func() int32) *runtime.LiveScavenger {
+	return runtime.NewLiveScavenger(sleep, scavenge, shouldStop, procs, lvParkTimeout)
+}
+
+func lvScavengerWake(s *runtime.LiveScavenger) (runtime.LiveWake, bool) { return s.Wake(lvParkTimeout) }

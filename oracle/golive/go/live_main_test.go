@@ -1,7 +1,8 @@
 // Live driver for the page allocator (not part of the Go distribution).
 //
-// oracle/golive/driver.py adds this file, live_export_test.go and
-// tracegen_export_test.go to package runtime's test build with
+// oracle/golive/driver.py adds this file, live_export_test.go,
+// live_scavenger_export_test.go and tracegen_export_test.go to package
+// runtime's test build with
 // `go test -c -overlay` and runs the resulting test binary directly:
 //
 //	PAGEALLOC_LIVE=1 runtime.test -test.run='^TestPageAllocLive$'
@@ -15,7 +16,9 @@
 //	       starts a new, empty test-mode pageAlloc (the previous one is freed).
 //	op     a trace line without expect -> the result in expect form, {} for
 //	       grow, free, cache_flush, next_gen and pad, or {"error": "..."} when the
-//	       operation is impossible (nothing is changed then).
+//	       operation is impossible (nothing is changed then). Version 4's
+//	       scavenger_wake runs the session's background scavenger
+//	       (live_scavenger_export_test.go).
 //	{"op": "hello"}    -> the runtime's own params and version (no header needed).
 //	{"op": "go_state"} -> the allocator's search hint and scavenge cursors,
 //	                      as pages of the trace (null: full heap / cleared).
@@ -66,6 +69,11 @@ type lvMsg struct {
 	Page    *int64    `json:"page"`
 	Cache   *int64    `json:"cache"`
 	Force   *bool     `json:"force"`
+	// scavenger_wake's fields
+	Budget    *int64 `json:"budget"`
+	NsPerPage *int64 `json:"ns_per_page"`
+	SleepPct  *int64 `json:"sleep_pct"`
+	Procs     *int64 `json:"procs"`
 }
 
 type lvSession struct {
@@ -79,7 +87,34 @@ type lvSession struct {
 	grown      bool           // FreePageAlloc needs at least one grow
 	override   bool
 	phys, huge uintptr
+	scavenger  *lvScavenger // the background scavenger's goroutine, from the first scavenger_wake on
 }
+
+// lvScavenger is the session's background scavenger (runtime.LiveScavenger)
+// and the state of its stubs, which are scavenger_wake's (SPEC.md, "The
+// background scavenger"):
+//
+//   - scavenge(n) is the session's allocator's background scavenge
+//     (TraceGenScavengeBg: with the header's page sizes substituted, the world
+//     stopped, when they differ from the runtime's), taking nsPerPage ns per
+//     page released;
+//   - shouldStop is true once the wake's scavenges released budget bytes;
+//   - the sleep stub sleeps n*sleepPct/100 ns (nothing really sleeps);
+//   - gomaxprocs is procs.
+//
+// The stubs run on the scavenger's goroutine while Wake waits for it.
+type lvScavenger struct {
+	g         *runtime.LiveScavenger
+	budget    uintptr // bytes
+	scavenged uintptr // bytes the scavenge stub released in this wake
+	nsPerPage int64
+	sleepPct  int64
+	procs     int32
+	slept     int64 // ns the sleep stub reported in this wake
+}
+
+// lvParkTimeout bounds each wait for the background scavenger to park (ns).
+const lvParkTimeout = int64(1e9)
 
 type lvDriver struct {
 	out    []byte
@@ -120,6 +155,9 @@ func TestPageAllocLive(t *testing.T) {
 
 func (d *lvDriver) reset() {
 	if d.s != nil {
+		if d.s.scavenger != nil && !d.s.scavenger.g.Stop(lvParkTimeout) {
+			lvFatal("the background scavenger of the previous session did not end within %v ns", lvParkTimeout)
+		}
 		if !d.s.grown {
 			// FreePageAlloc expects mapped summaries; the heap is discarded anyway.
 			chunkBytes := uintptr(runtime.PallocChunkPages) * runtime.PageSize
@@ -244,6 +282,12 @@ func (d *lvDriver) handle(line []byte) {
 		if p, n, ok := d.need("page", m.Page, 0, "npages", m.Npages, 1); ok {
 			d.pad(p, n)
 		}
+	case "scavenger_wake":
+		if s.version < 4 {
+			d.fail("unknown op \"scavenger_wake\" in a version %d trace", s.version)
+			return
+		}
+		d.scavengerWake(&m)
 	case "go_state":
 		d.goState()
 	default:
@@ -298,8 +342,8 @@ func (d *lvDriver) header(m *lvMsg) {
 		d.fail("header: trace must be \"pagealloc\", got %q", *m.Trace)
 		return
 	}
-	if m.Version == nil || *m.Version < 1 || *m.Version > 3 {
-		d.fail("header: unsupported trace version (this driver reads 1 to 3)")
+	if m.Version == nil || *m.Version < 1 || *m.Version > 4 {
+		d.fail("header: unsupported trace version (this driver reads 1 to 4)")
 		return
 	}
 	p := m.Params
@@ -468,6 +512,85 @@ func (d *lvDriver) cacheFill(id int64) {
 	d.out = append(d.out, `{"base": `...)
 	d.page(d.pageOf(pc.Base()), !pc.Empty())
 	d.out = fmt.Appendf(d.out, `, "free": "0x%016x", "scav": "0x%016x"}`, pc.Cache(), pc.Scav())
+}
+
+// lvFatal reports a driver state it cannot go on from (a scavenger goroutine
+// that does not park) and ends the process, so the oracle sees a crash at the
+// operation.
+func lvFatal(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "fatal error: "+format+"\n", args...)
+	os.Exit(3)
+}
+
+// scavengerWake wakes the session's background scavenger with the op's stubs
+// (live_scavenger_export_test.go) and writes what it did until it parked.
+func (d *lvDriver) scavengerWake(m *lvMsg) {
+	s := d.s
+	budget, ok := d.count("budget", m.Budget, 0)
+	if !ok {
+		return
+	}
+	ns, ok := d.bounded("ns_per_page", m.NsPerPage, 1, 10_000_000)
+	if !ok {
+		return
+	}
+	pct, ok := d.bounded("sleep_pct", m.SleepPct, 0, 10_000)
+	if !ok {
+		return
+	}
+	procs, ok := d.bounded("procs", m.Procs, 1, 1024)
+	if !ok {
+		return
+	}
+	sc := s.scavenger
+	if sc == nil {
+		sc = &lvScavenger{}
+		pa, override, phys, huge := s.pa.PageAlloc, s.override, s.phys, s.huge // the allocator's own, ungated call
+		sc.g = lvNewScavenger(
+			func(n int64) int64 {
+				slept := n * sc.sleepPct / 100
+				sc.slept += slept
+				return slept
+			},
+			func(n uintptr) (uintptr, int64) {
+				r := pa.TraceGenScavengeBg(n, override, phys, huge)
+				sc.scavenged += r
+				return r, int64(r/runtime.PageSize) * sc.nsPerPage
+			},
+			func() bool { return sc.scavenged >= sc.budget },
+			func() int32 { return sc.procs },
+		)
+		if sc.g == nil {
+			lvFatal("the background scavenger did not park within %v ns of starting", lvParkTimeout)
+		}
+		s.scavenger = sc
+	}
+	sc.budget, sc.scavenged, sc.nsPerPage, sc.sleepPct, sc.procs, sc.slept =
+		uintptr(budget)*runtime.PageSize, 0, ns, pct, int32(procs), 0
+	w, ok := lvScavengerWake(sc.g)
+	if !ok {
+		lvFatal("the background scavenger did not park within %v ns of a wake", lvParkTimeout)
+	}
+	d.out = append(d.out, `{"released": `...)
+	d.out = strconv.AppendUint(d.out, uint64(w.Released/runtime.PageSize), 10)
+	d.out = fmt.Appendf(d.out, `, "runs": %d, "slept": %d, "ratio": `, w.Runs, sc.slept)
+	d.out = strconv.AppendFloat(d.out, w.Ratio, 'g', -1, 64)
+	d.out = fmt.Appendf(d.out, `, "cooldown": %d, "integral": `, w.Cooldown)
+	d.out = strconv.AppendFloat(d.out, w.Integral, 'g', -1, 64)
+	d.out = append(d.out, '}')
+}
+
+// bounded reads a required integer field in [min, max].
+func (d *lvDriver) bounded(name string, v *int64, min, max int64) (int64, bool) {
+	if v == nil {
+		d.fail("missing field %q", name)
+		return 0, false
+	}
+	if *v < min || *v > max {
+		d.fail("scavenger_wake: %s must be from %d to %d, got %d", name, min, max, *v)
+		return 0, false
+	}
+	return *v, true
 }
 
 func (d *lvDriver) goState() {

@@ -1,8 +1,9 @@
 // Conformance-trace generator for the page allocator (not part of the Go
 // distribution).
 //
-// oracle/golive/tracegen.py adds this file and tracegen_export_test.go to package
-// runtime's tests with `go test -overlay`. TestPageAllocTraceGen does nothing
+// oracle/golive/tracegen.py adds this file, tracegen_export_test.go and
+// live_scavenger_export_test.go to package runtime's tests with
+// `go test -overlay`. TestPageAllocTraceGen does nothing
 // unless PAGEALLOC_TRACEGEN_SPEC is set, either to a JSON document or to the
 // path of a file holding one:
 //
@@ -33,10 +34,12 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/bits"
 	"math/rand"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -103,17 +106,20 @@ var tgProfiles = map[string]func(g *tgGen){
 	"background":     (*tgGen).runBackground,
 	"padded":         (*tgGen).runPadded,
 	"top":            (*tgGen).runTop,
+	"scavenger":      (*tgGen).runScavenger,
 }
 
 // tgVersion is the trace format version a profile needs: background uses
 // next_gen and non-forced scavenges, which version 2 added (top too); padded uses pad,
-// which version 3 added.
+// which version 3 added; scavenger uses scavenger_wake, which version 4 added.
 func tgVersion(profile string) int {
 	switch profile {
 	case "background", "top":
 		return 2
 	case "padded":
 		return 3
+	case "scavenger":
+		return 4
 	}
 	return 1
 }
@@ -186,6 +192,9 @@ func tgRunJob(t *testing.T, job tgJob) {
 	}
 	run(g)
 	g.checkShadow()
+	if g.scav != nil && !g.scav.ls.Stop(tgParkTimeout) {
+		t.Fatalf("the background scavenger did not end within %d ns", tgParkTimeout)
+	}
 	runtime.FreePageAlloc(g.pa)
 
 	if err := w.Flush(); err != nil {
@@ -252,6 +261,8 @@ type tgGen struct {
 
 	override   bool
 	phys, huge uintptr
+
+	scav *tgScavenger // the background scavenger's goroutine, from the first scavenger_wake on
 
 	counts       map[string]int
 	notFirstFit  int
@@ -688,6 +699,109 @@ func (g *tgGen) opPad(page, n int) {
 func (g *tgGen) opNextGen() {
 	g.pa.TraceGenNextGen()
 	g.emit("next_gen", `{"op": "next_gen"}`)
+}
+
+// tgScavenger is the trace's background scavenger: a runtime.LiveScavenger
+// (live_scavenger_export_test.go, the goroutine the live driver runs too) and
+// the settings and tallies its stubs share. The stubs are scavenger_wake's
+// (SPEC.md, "The background scavenger"):
+//
+//   - scavenge(n bytes) is the allocator's background scavenge and takes
+//     nsPerPage ns per runtime page it released;
+//   - shouldStop holds once this wake's scavenges released budget bytes;
+//   - the sleep stub, asked for t ns, reports t*sleepPct/100 ns (nothing
+//     really sleeps);
+//   - gomaxprocs is procs.
+//
+// They are made here, in package runtime_test, because package runtime may
+// not build closures that escape to the heap. They run on the scavenger's
+// goroutine only while Wake waits for it, so the fields below are never
+// touched by two goroutines at once.
+type tgScavenger struct {
+	ls        *runtime.LiveScavenger
+	budget    uintptr // bytes
+	released  uintptr // bytes the scavenge stub released in the wake in progress
+	nsPerPage int64
+	sleepPct  int64
+	procs     int32
+	slept     int64 // ns the sleep stub reported in the wake in progress
+	last      runtime.LiveWake
+}
+
+// tgParkTimeout bounds each wait for the scavenger goroutine to park or end
+// (ns); generous, as the machine may be busy.
+const tgParkTimeout = int64(10e9)
+
+// scavenger starts the trace's scavenger goroutine on first use.
+func (g *tgGen) scavenger() *tgScavenger {
+	if g.scav != nil {
+		return g.scav
+	}
+	sc := &tgScavenger{}
+	pa, override, phys, huge := g.pa, g.override, g.phys, g.huge
+	sc.ls = runtime.NewLiveScavenger(
+		func(asked int64) int64 {
+			n := asked * sc.sleepPct / 100
+			sc.slept += n
+			return n
+		},
+		func(nbytes uintptr) (uintptr, int64) {
+			r := pa.TraceGenScavengeBg(nbytes, override, phys, huge)
+			sc.released += r
+			return r, int64(r/runtime.PageSize) * sc.nsPerPage
+		},
+		func() bool { return sc.released >= sc.budget },
+		func() int32 { return sc.procs },
+		tgParkTimeout,
+	)
+	if sc.ls == nil {
+		g.fatalf("the background scavenger did not park within %d ns of starting", tgParkTimeout)
+	}
+	g.scav = sc
+	return sc
+}
+
+// scavIntegral is the sleep controller's integral after the last wake (0
+// before the first).
+func (g *tgGen) scavIntegral() float64 {
+	if g.scav == nil {
+		return 0
+	}
+	return g.scav.last.Integral
+}
+
+// opScavengerWake wakes the background scavenger with the given stub settings
+// and records what it did until it parked again and the pacing state it left,
+// in the form the live driver answers.
+func (g *tgGen) opScavengerWake(budget, nsPerPage, sleepPct, procs int) runtime.LiveWake {
+	budget = min(budget, g.maxPages) // its bytes must fit a uintptr
+	sc := g.scavenger()
+	sc.budget, sc.released, sc.slept = uintptr(budget)*runtime.PageSize, 0, 0
+	sc.nsPerPage, sc.sleepPct, sc.procs = int64(nsPerPage), int64(sleepPct), int32(procs)
+	w, ok := sc.ls.Wake(tgParkTimeout)
+	if !ok {
+		g.fatalf("the background scavenger did not park within %d ns of a wake", tgParkTimeout)
+	}
+	if w.Released != sc.released || w.Released%runtime.PageSize != 0 {
+		g.fatalf("scavenger_wake: the runs released %d bytes, the scavenge stub %d", w.Released, sc.released)
+	}
+	if w.Released == 0 {
+		g.counts["scavenger_wake_zero"]++
+	}
+	if w.Cooldown > 0 {
+		g.counts["scavenger_wake_cooldown"]++
+	}
+	b := fmt.Appendf(nil, `{"op": "scavenger_wake", "budget": %d, "ns_per_page": %d, "sleep_pct": %d, "procs": %d, `,
+		budget, nsPerPage, sleepPct, procs)
+	b = fmt.Appendf(b, `"expect": {"released": %d, "runs": %d, "slept": %d, "ratio": `,
+		w.Released/runtime.PageSize, w.Runs, sc.slept)
+	b = strconv.AppendFloat(b, w.Ratio, 'g', -1, 64)
+	b = fmt.Appendf(b, `, "cooldown": %d, "integral": `, w.Cooldown)
+	b = strconv.AppendFloat(b, w.Integral, 'g', -1, 64)
+	b = append(b, "}}"...)
+	g.emit("scavenger_wake", string(b))
+	sc.last = w
+	return w
 }
 
 // ---- random mixes ----
@@ -1419,4 +1533,156 @@ func (g *tgGen) runTop() {
 		}
 	}
 	g.runWithSchedule(nil, g.withCoverage(step))
+}
+
+// The stub settings of the scavenger profile's wakes (repeats weigh a value
+// more): budgets (pages) from none to "never stop", scavenge costs per page
+// from cheap (a run then releases thousands of pages before its millisecond of
+// work) to one call per run, timers from ones that barely sleep (the
+// scavenger then looks CPU-hungry and the controller clamps its ratio at the
+// minimum) to ones that sleep a hundred times longer than asked (the
+// opposite), and GOMAXPROCS from 1 to 1024.
+var (
+	tgWakeBudgets  = []int{0, 1, 8, 9, 100, 100, 1000, 1 << 30}
+	tgWakeNsPerPg  = []int{300, 1250, 10_000, 125_000, 10_000_000}
+	tgWakeSleepPct = []int{0, 1, 50, 100, 100, 150, 1000, 10_000}
+	tgWakeProcs    = []int{1, 1, 2, 8, 1024}
+	tgWakeRepeats  = []int{1, 1, 2, 4}
+)
+
+// tgWakePages bounds what one wake is meant to release (the model scavenges 8
+// pages a call): a "never stop" budget is cut to it when the heap has more
+// free pages.
+const tgWakePages = 3200
+
+func (g *tgGen) wakeBudget(budget int) int {
+	if budget > tgWakePages && g.freePages() > tgWakePages {
+		return tgWakePages
+	}
+	return budget
+}
+
+// tgWild says whether stubs drive the sleep controller out of its linear
+// range. At the minimum ratio (0.001) a run of worked ns (at least 1 ms, and
+// a 64 KiB scavenge costs 8*ns) asks to sleep 1000*worked and sleeps pct
+// percent of that, and the controller's anti-windup term then scales its
+// integral by 1 - period/1e9: past a gain of 2 every such sleep flips the
+// integral's sign and magnifies it, until it sticks at the maximum ratio
+// (wound up until other wild stubs come) or overflows (the controller fails,
+// starts over and holds the minimum ratio for a cooldown).
+func tgWild(nsPerPage, sleepPct int) bool {
+	worked := max(1e6, 8*float64(nsPerPage))
+	return worked*(1+10*float64(sleepPct))/1e9 > 2
+}
+
+// wakeBurst wakes the background scavenger one to four times in a row with
+// one set of stubs (its pacing state carries over from wake to wake, and
+// from burst to burst); with calm set, it keeps to stubs that are not wild.
+// So that the scavenger finds pages to release, it often first frees a few
+// allocations and ends a GC cycle: a background scavenge only looks below
+// its cursor, which only a new cycle raises to the highest page freed in the
+// last one.
+func (g *tgGen) wakeBurst(calm bool) {
+	if g.rng.Intn(2) == 0 {
+		for n := g.between(2, 10); n > 0 && !g.done(); n-- {
+			if !g.freeRandom(0.2, 0) {
+				break
+			}
+		}
+	}
+	if g.rng.Intn(3) != 0 && !g.done() {
+		g.opNextGen()
+	}
+	pick := func(xs []int) int { return xs[g.rng.Intn(len(xs))] }
+	budget := g.wakeBudget(pick(tgWakeBudgets))
+	ns, pct, procs := pick(tgWakeNsPerPg), pick(tgWakeSleepPct), pick(tgWakeProcs)
+	for calm && tgWild(ns, pct) {
+		ns, pct = pick(tgWakeNsPerPg), pick(tgWakeSleepPct)
+	}
+	for n := pick(tgWakeRepeats); n > 0 && !g.done(); n-- {
+		g.opScavengerWake(budget, ns, pct, procs)
+	}
+}
+
+// storm wakes the scavenger with the wildest stubs (10 ms a page, sleeps a
+// hundred times as long as asked, no stop) after filling most of the heap,
+// freeing most of it and ending a GC cycle, so that it has hundreds of runs to
+// make: its integral swings wider at every run. Up to three rounds, until a
+// wake ends with a smaller integral than it began with (the integral
+// overflowed, so the controller failed and started over) or finds nothing.
+func (g *tgGen) storm() {
+	for round := 0; round < 3 && !g.done(); round++ {
+		for g.util() < 0.75 && !g.done() {
+			if _, ok := g.opAlloc(g.between(200, 512)); !ok {
+				break
+			}
+		}
+		for g.util() > 0.2 && !g.done() {
+			if !g.freeRandom(0, 0) {
+				break
+			}
+		}
+		if g.done() {
+			return
+		}
+		g.opNextGen()
+		if g.done() {
+			return
+		}
+		before := math.Abs(g.scavIntegral())
+		w := g.opScavengerWake(g.wakeBudget(1<<30), 10_000_000, 10_000, 1)
+		if w.Released == 0 || math.Abs(w.Integral) < before {
+			return
+		}
+	}
+}
+
+// scavenger (version 4): wakes of the background scavenger's goroutine
+// (scavenger_wake) among churn that leaves free, unscavenged pages behind,
+// GC cycles that age the chunks (dense chunks are skipped by background
+// scavenges for the cycle they became dense in and the next), background
+// scavenges of its own kind, and a few forced ones. The heap stays within
+// five chunks, so even a wake that never stops releases at most that. For
+// the first 45% of the op budget the wakes' stubs are calm (the controller
+// stays in its linear range, or clamps at the minimum), then a storm swings
+// it wide, and from there on any stubs come.
+func (g *tgGen) runScavenger() {
+	g.ncacheIDs = 2
+	g.opGrow(g.at(0), 3)
+	sched := []tgGrowAt{{0.3, -1, 1}, {0.6, -1, 1}}
+	sizes := []int{1, 3, 8, 64, 256, 512, 2000}
+	mix := &tgMix{
+		alloc: 50, free: 38, fill: 4, calloc: 6, flush: 3, scav: 1,
+		allocSize: func(g *tgGen) int {
+			switch r := g.rng.Intn(10); {
+			case r < 1:
+				return g.between(400, 512)
+			case r < 4:
+				return g.between(33, 200)
+			default:
+				return g.between(1, 32)
+			}
+		},
+		scavSize: func(g *tgGen) int { return sizes[g.rng.Intn(len(sizes))] },
+		partial:  0.2, lowUtil: 0.25, highUtil: 0.8,
+	}
+	stormed := false
+	step := func() {
+		if !stormed && float64(g.nops) >= 0.45*float64(g.budget) {
+			stormed = true
+			g.storm()
+			return
+		}
+		switch r := g.rng.Intn(40); {
+		case r < 2:
+			g.opNextGen()
+		case r < 4:
+			g.opScavengeBg(sizes[g.rng.Intn(len(sizes))])
+		case r < 8:
+			g.wakeBurst(!stormed)
+		default:
+			g.step(mix)
+		}
+	}
+	g.runWithSchedule(sched, g.withCoverage(step))
 }
