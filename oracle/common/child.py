@@ -149,17 +149,20 @@ class ChildProcess:
         return self.dead
 
     def _take_lines(self) -> list[bytes]:
-        out = []
-        while True:
-            at = self._buffer.find(b"\n", self._scanned)
-            if at < 0:
-                self._scanned = len(self._buffer)
-                return out
-            line = bytes(self._buffer[:at])
-            del self._buffer[: at + 1]
-            self._scanned = 0
-            if self.skip is None or not self.skip(line):
-                out.append(line)
+        """The whole lines in the buffer (the skipped ones left out); a partial last line stays for later.
+
+        All at once: one split of everything up to the last newline (cutting lines off the front of the
+        buffer one at a time moves the rest each time, quadratic in the lines a read brings)."""
+        last = self._buffer.rfind(b"\n", self._scanned)
+        if last < 0:
+            self._scanned = len(self._buffer)
+            return []
+        out = bytes(self._buffer[:last]).split(b"\n")
+        del self._buffer[: last + 1]
+        self._scanned = 0
+        if self.skip is not None:
+            out = [line for line in out if not self.skip(line)]
+        return out
 
     def exchange(self, lines: Sequence[bytes], timeout: float | None = None) -> tuple[list[bytes], str | None]:
         """Send lines (each ending in a newline) and read one answer each.

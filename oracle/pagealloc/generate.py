@@ -11,14 +11,16 @@ exact length of a free run. So the same generator serves the go campaign
 (the model answers; oracle.golive.campaign sends the stream to the runtime)
 and the benchmarks (fast/ answers, for speed).
 
-Streams cover every op of trace format version 2: grows next to, below,
+Streams cover every op of trace format version 4: grows next to, below,
 above (with gaps), far from the heap and across root-entry boundaries;
 allocations of every size class (1..8, around 64 and a chunk, several
 chunks, the free page count and one more, a chunk's free run and one more),
 exhaustion bursts, partial frees that leave holes, whole chunks freed, page
 caches (fill, allocations that fail, flush), forced and background
 scavenges (huge-page sized ones, ones larger than the heap), GC cycle ends
-(next_gen), and chunks driven to the scavenger's density threshold.
+(next_gen), chunks driven to the scavenger's density threshold, heap-base
+padding (version 3) and wakes of the background scavenger's goroutine with
+stubs that steer its pacing (version 4).
 
 Weights are per stream ("swarm" testing): each op kind's weight is its base
 weight times a factor drawn once per stream, some of them zero, so some
@@ -28,6 +30,7 @@ streams hammer a few kinds and reach states a uniform mix rarely does.
 from __future__ import annotations
 
 import bisect
+import itertools
 import random
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -42,6 +45,9 @@ CACHE_PAGES = 64
 # Scavenge only while the heap spans at most this many chunks: the scavenge index (the model's and
 # the runtime's) walks every chunk index from its cursor down to the lowest chunk.
 SCAVENGE_SPAN = 8192
+# The most pages a scavenger_wake is meant to release: it scavenges 8 pages (64 KiB) a call, so at most
+# about 400 calls of the model's scavenge a wake.
+WAKE_PAGES = 3200
 
 ChunkBits = Callable[[int], int]
 
@@ -86,6 +92,7 @@ class Generator:
         "straddle": 0.7,
         "root_grow": 0.15,
         "pad": 0.3,
+        "scavenger_wake": 1,
     }
 
     def __init__(
@@ -158,19 +165,22 @@ class Generator:
             "straddle": self.straddle,
             "root_grow": self.root_grow,
             "pad": self.pad,
+            "scavenger_wake": self.scavenger_wake,
         }
 
     def run(self, length: int) -> None:
         kinds = list(self.weights)
-        weights = [self.weights[k] for k in kinds]
+        cumulative = list(itertools.accumulate(self.weights[k] for k in kinds))  # choices then need not sum them
+        rules = [self.rules[k] for k in kinds]
         while not self.chunks:
             self.grow()
         if self.params.version >= 3 and self.rng.random() < PAD_FIRST_GROWTH:
             # As Go pads the base of its first growth: a random number of pages from its start.
             cp = self.params.chunk_pages
             self.emit("pad", page=self.chunks[0] * cp, npages=self.rng.randint(1, cp - 1))
-        while len(self.ops) < length:
-            self.rules[self.rng.choices(kinds, weights)[0]]()
+        choices, ops = self.rng.choices, self.ops
+        while len(ops) < length:
+            choices(rules, cum_weights=cumulative)[0]()
 
     def emit(self, kind: str, **args: Any) -> Outcome | None:
         op = Op(kind, args, None, len(self.ops) + 2)
@@ -354,6 +364,26 @@ class Generator:
 
     def next_gen(self) -> None:
         self.emit("next_gen")
+
+    def scavenger_wake(self) -> None:
+        """Wake the background scavenger (trace version 4) with stubs that steer its pacing: a cost per page
+        from cheap to slow, timers that fire on time, early or late, and a policy that stops it soon or never.
+
+        Sleeps much shorter than asked make the scavenger look CPU-hungry, so the controller clamps its
+        output at the minimum; sleeps much longer, the opposite; several wakes in a row carry the
+        controller's integral from one to the next."""
+        if self.params.version < 4 or self.span() > SCAVENGE_SPAN:
+            return
+        budget = self.rng.choice([0, 1, 8, 9, 100, 1000, self.free_pages(), WAKE_PAGES, 1 << 30])
+        if budget > WAKE_PAGES and self.free_pages() > WAKE_PAGES:
+            budget = WAKE_PAGES  # "never stop" only where the heap runs out first
+        ns_per_page = self.rng.choice([300, 1250, 10_000, 125_000, 10_000_000])
+        if budget <= 100 and self.rng.random() < 0.3:
+            ns_per_page = 1  # a scavenge of one page takes 1 ns: the smallest time a stub reports
+        sleep_pct = self.rng.choice([0, 1, 50, 100, 100, 150, 1000, 10_000])
+        procs = self.rng.choice([1, 1, 2, 8, 1024])
+        for _ in range(self.rng.choice([1, 1, 2, 4])):
+            self.emit("scavenger_wake", budget=budget, ns_per_page=ns_per_page, sleep_pct=sleep_pct, procs=procs)
 
     def fresh_block(self, nchunks: int, align: int) -> int | None:
         """The first chunk of `nchunks` ungrown chunks at an `align`-aligned chunk just above the heap, if room."""
