@@ -27,6 +27,8 @@ FAST_MAY_IMPORT = {
     "model.errors",
     "model.results",
     "model.geometry",
+    # The background scavenger's pacing: a few float64 steps per wake, which fast/ runs as the model has them.
+    "model.scavenger",
     # Go's size-class tables and the span arithmetic derived from them (fast/gc/mark.py).
     "model.gc.results",
     "model.gc.sizeclasses",

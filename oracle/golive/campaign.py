@@ -55,8 +55,6 @@ from typing import Any
 import attrs
 
 from model.errors import ModelError
-from oracle.common.errors import TraceError
-from oracle.common.jsonlines import loads_object
 from oracle.common.output import new_file, output_folder
 from oracle.golive import driver as golive
 from oracle.golive.shrink import KindArgs, shrink_stream
@@ -68,7 +66,7 @@ from oracle.pagealloc.protocol import Answer, ModelImpl
 from oracle.pagealloc.registry import ImplOptions
 from oracle.pagealloc.replay import replay
 from oracle.pagealloc.state import hidden_state
-from oracle.pagealloc.trace import Op, Params, dumps, parse_expect
+from oracle.pagealloc.trace import Op, Params, dumps
 
 DEFAULT_OUT = Path("failures")
 TRACE_VERSION = 4  # the campaign's streams use every op: padding (3) and the scavenger's goroutine (4) included
@@ -241,10 +239,10 @@ class Runner:
         """The runtime's answers to a stream start() sent, judged by the oracle's one rule.
 
         First, cheaply: when every answer line is, byte for byte, the line the driver writes for the
-        wanted answer (golive.answer_line), every line passes, and nothing is decoded. Any other
+        wanted answer (golive.answers_as_wanted), every line passes, and nothing is decoded. Any other
         line sends the whole stream through the one rule (oracle.pagealloc.lockstep)."""
         lines, died = sent.impl.receive_lines(sent.sent)
-        if died is None and as_wanted(sent, lines):
+        if died is None and golive.answers_as_wanted(sent.sent, sent.wanted, lines):
             return None
         answers = sent.impl.decode_answers(sent.sent, lines, died)
         states = sent.states
@@ -275,29 +273,6 @@ class Sent:
     sent: list[Op]
     wanted: list[Any]  # what each line of sent must answer: wants, with the states interleaved if compared
 
-
-def as_wanted(sent: Sent, lines: list[bytes]) -> bool:
-    """Whether each answer line is exactly the wanted answer (the judge's quick path).
-
-    A line equal to golive.answer_line of its wanted answer decodes to that answer; a line whose
-    form is not fixed (answer_line None: float64 values) is decoded and compared. Equal to the
-    verdict of the one rule, which passes a line exactly when its answer equals the want."""
-    if len(lines) != len(sent.sent):
-        return False
-    answer_line = golive.answer_line
-    for op, want, line in zip(sent.sent, sent.wanted, lines, strict=True):
-        expected = answer_line(op.kind, want)
-        if expected is None:
-            if line.startswith(b'{"error"'):
-                return False
-            try:
-                if parse_expect(op.kind, loads_object(line.decode(), op.line, "answer"), op.line) != want:
-                    return False
-            except (TraceError, UnicodeDecodeError):
-                return False
-        elif line != expected:
-            return False
-    return True
 
 
 class _Answered:

@@ -86,6 +86,7 @@ from model.errors import InvalidOperation, ParameterError
 from model.geometry import ARCHES
 from oracle.common.child import ChildProcess
 from oracle.common.errors import ImplementationFailed, TraceError, UsageError
+from oracle.common.jsonlines import loads_object
 from oracle.golive.mutation import Mutation
 from oracle.golive.toolchain import BinaryCache, Toolchain, digest, find_toolchain, run_build, runtime_sources
 from oracle.pagealloc.protocol import Answer, Crash, Refusal
@@ -336,6 +337,27 @@ def answer_line(kind: str, outcome: Any) -> bytes | None:
                 f'"bg_cursor": {_page_text(o["bg_cursor"])}, "bg_marked": {"true" if o["bg_marked"] else "false"}}}'
                 ).encode()
     return None
+
+
+def answers_as_wanted(ops: Sequence[Op], wanted: Sequence[Any], lines: list[bytes]) -> bool:
+    """Whether each answer line is exactly the wanted answer to its op (a judge's quick path: no decoding).
+
+    A line equal to answer_line of its wanted answer decodes to that answer; a line whose form is not
+    fixed (answer_line None: float64 values) is decoded and compared. So True is the verdict of the
+    one rule (oracle.pagealloc.lockstep), which passes a line exactly when its answer equals the want."""
+    if len(lines) != len(ops):
+        return False
+    for op, want, line in zip(ops, wanted, lines, strict=True):
+        expected = answer_line(op.kind, want)
+        if expected is None:
+            try:
+                if parse_expect(op.kind, loads_object(line.decode(), op.line, "answer"), op.line) != want:
+                    return False
+            except (TraceError, UnicodeDecodeError):  # an error line, or not an answer of this op's form
+                return False
+        elif line != expected:
+            return False
+    return True
 
 
 class GoImpl:

@@ -9,7 +9,7 @@ reach it through ``export_test.go``. So instead of re-implementing anything,
 this tool compiles three extra test files into package runtime's test binary
 with ``go test -overlay`` (GOROOT itself is never modified):
 
-* ``goruntime/tracegen_export_test.go`` (package ``runtime``) adds the few
+* ``go/tracegen_export_test.go`` (package ``runtime``) adds the few
   hooks export_test.go lacks: an empty test-mode allocator, a locked grow, the
   live physical / huge page sizes, and a scavenge that can run under
   substitute page sizes (swapped in with the world stopped, only for the
@@ -18,7 +18,7 @@ with ``go test -overlay`` (GOROOT itself is never modified):
   driver, ``oracle/golive/driver.py``): a background scavenger goroutine of
   the generator's own (``LiveScavenger``), woken by the ``scavenger`` profile's
   ``scavenger_wake`` lines with stubs built in the generator.
-* ``goruntime/tracegen_main_test.go`` (package ``runtime_test``) holds
+* ``go/tracegen_main_test.go`` (package ``runtime_test``) holds
   ``TestPageAllocTraceGen``, which is a no-op unless ``PAGEALLOC_TRACEGEN_SPEC``
   is set. It drives the allocator with a seeded ``math/rand`` stream of
   operations that are valid by construction (it tracks live allocations,
@@ -108,7 +108,7 @@ DEFAULT_SEEDS_386: dict[str, tuple[int, ...]] = {
     "top": (1, 2),
 }
 
-# Operations per trace when --ops is not given (keeps the set well under 2 MB).
+# Operations per trace when --ops is not given (each trace a few hundred KB: the go_state field on every line).
 DEFAULT_OPS: dict[str, int] = {
     "churn": 2000,
     "cross_chunk": 1500,

@@ -43,6 +43,7 @@ from oracle.pagealloc.cli import bundled_traces
 from oracle.pagealloc.protocol import Crash, ModelImpl
 from oracle.pagealloc.registry import ImplOptions, create
 from oracle.pagealloc.replay import replay
+from oracle.pagealloc.state import hidden_state
 from oracle.pagealloc.trace import Op, Params
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -271,3 +272,31 @@ def test_fuzz_impl_go_runs_the_go_campaign(binary: Path, tmp_path: Path, capsys:
     status = cli.main(["fuzz", "--impl", "go", "--seconds", "2", "--json", "--failures", str(tmp_path)])
     report = json.loads(capsys.readouterr().out)
     assert status == 0 and report["found"] is False and report["examples"] > 0
+
+
+def test_the_judges_quick_path_reads_the_driver_byte_for_byte(binary: Path) -> None:
+    """answer_line writes each answer as the driver does, so a stream the runtime passes is passed without
+    decoding; any wrong want (and a refusal) sends it to the one rule instead."""
+    params = golive.runtime_params(binary, 4)
+    gen = generate.Generator(random.Random(6), params, golive.server_for(binary).hello["max_chunks"])  # wakes in its mix
+    gen.run(400)
+    kinds = {op.kind for op in gen.ops}
+    assert {"alloc", "free", "cache_fill", "cache_alloc", "scavenge", "grow", "scavenger_wake"} <= kinds
+    probe = Op("go_state", {}, None, 0)
+    sent = [x for op in gen.ops for x in (op, probe)]
+    model = ModelImpl(params)
+    wanted = [x for op in gen.ops for x in (model.apply(op), hidden_state(model.heap))]
+    impl = golive.GoImpl(params, binary)
+    impl.start_many(sent)
+    lines, died = impl.receive_lines(sent)
+    assert died is None and golive.answers_as_wanted(sent, wanted, lines)
+    fixed = sum(golive.answer_line(op.kind, w) is not None for op, w in zip(sent, wanted, strict=True))
+    assert fixed > 0.9 * len(sent)  # only scavenger_wake's answers are decoded
+    for i, (op, want) in enumerate(zip(sent, wanted, strict=True)):
+        if isinstance(want, dict) and op.kind in ("alloc", "scavenger_wake", "go_state"):
+            wrong = list(wanted)
+            key = next(iter(want))
+            wrong[i] = {**want, key: (want[key] or 0) + 1} if op.kind != "go_state" else {**want, "bg_marked": not want["bg_marked"]}
+            assert not golive.answers_as_wanted(sent, wrong, lines), op
+    refused = [*lines[:-1], b'{"error": "no"}']
+    assert not golive.answers_as_wanted(sent, wanted, refused)
