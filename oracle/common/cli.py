@@ -52,6 +52,17 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A share of a whole: a number from 0 to 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value <= 1:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"{text!r}: a share must be from 0 to 1")
+    return value
+
+
 def count(minimum: int = 1, maximum: int | None = None) -> Callable[[str], int]:
     """A whole number within [minimum, maximum]."""
 

@@ -71,7 +71,7 @@ from oracle.pagealloc.trace import Op, Params, dumps
 DEFAULT_OUT = Path("failures")
 TRACE_VERSION = 4  # the campaign's streams use every op: padding (3) and the scavenger's goroutine (4) included
 JUDGES = ("fast", "model")
-MODEL_SHARE = 0.02  # with the fast judge, the share of examples the model generates and judges throughout
+MODEL_SHARE = 0.01  # with the fast judge, the share of examples the model generates and judges throughout
 STATE_SHARE = 0.2  # the share of examples whose hidden state (search hint, scavenge cursors) is compared too
 CAMPAIGN_TIMEOUT = 3.0  # seconds an answer may take in a campaign before the runtime counts as hung
 

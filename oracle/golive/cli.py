@@ -36,7 +36,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from model.geometry import ARCHES
-from oracle.common.cli import Parser, count, positive_seconds, run_command, seconds
+from oracle.common.cli import Parser, count, positive_seconds, run_command, seconds, share
 from oracle.common.errors import EXIT_BAD_INPUT, UsageError
 from oracle.common.output import OutputFile
 from oracle.golive import bench, campaign, mutants, sharing, systematic, tracegen
@@ -100,6 +100,13 @@ def go_fuzz(argv: list[str]) -> int:
                         help="seconds an answer may take before the runtime counts as hung (default: %(default)s)")
     parser.add_argument("--state", action="store_true", help="also compare the search hint and scavenge cursors")
     parser.add_argument("--runtime-sizes-only", action="store_true", help="never substitute page sizes")
+    parser.add_argument("--judge", choices=campaign.JUDGES, default="fast",
+                        help="who generates and answers each example first: fast (fast/, the model re-judging "
+                        "every difference and a share of the examples) or model (every example; slower) "
+                        "(default: %(default)s)")
+    parser.add_argument("--model-share", type=share, default=campaign.MODEL_SHARE,
+                        help="with --judge fast, the share of examples the model generates and judges "
+                        "(default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--db", default=None, metavar="DIR|redis://HOST:PORT",
                         help="share failures and seeds with other campaigns: a folder, or a Redis server for "
@@ -119,7 +126,7 @@ def go_fuzz(argv: list[str]) -> int:
             binary, mutation, args.goroot, args.db, args.json,
             seconds=args.seconds, seed=args.seed, max_examples=args.examples, out_dir=args.out,
             shrink_seconds=args.shrink_seconds, state=args.state, variants=not args.runtime_sizes_only,
-            timeout=args.timeout,
+            timeout=args.timeout, judge=args.judge, model_share=args.model_share,
         )
 
     return run_command("go-fuzz", body)
