@@ -30,6 +30,7 @@ Z3 terms as well as ints; Summary is the checked, frozen value for ints.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,7 +115,16 @@ def summarize_words(bits: Sequence[words.Word]) -> Triple:
 
 
 def summarize_chunk(bits: Sequence[int]) -> Summary:
-    """Summary of a chunk's in-use bitmap, as a checked Summary."""
+    """Summary of a chunk's in-use bitmap, as a checked Summary.
+
+    Remembered by bitmap (a pure function of ints; summarize_words itself is what the proofs run): a
+    grow summarizes every new, wholly free chunk, and a heap grown by thousands of chunks at once
+    would otherwise take the model seconds (64 smear rounds a free word)."""
+    return _summarize_chunk(tuple(bits))
+
+
+@functools.lru_cache(maxsize=1 << 12)
+def _summarize_chunk(bits: tuple[int, ...]) -> Summary:
     return Summary(*summarize_words(bits))
 
 
