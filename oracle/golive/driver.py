@@ -7,14 +7,15 @@ cache in ``mpagecache.go``, the scavenger and its index in
 ``mgcscavenge.go``) is reachable only from package runtime's own tests. So,
 as the trace generator does (oracle.golive.tracegen), this adapter adds a
 driver to package runtime's test build with ``go test -overlay``; GOROOT is
-never modified. Five files from ``oracle/golive/go/`` are overlaid:
+never modified. Six files from ``oracle/golive/go/`` are overlaid:
 
 * ``tracegen_export_test.go`` and ``live_export_test.go`` (package runtime):
   an empty test-mode allocator, a locked grow, the live page sizes, forced
   and background scavenges under substitute page sizes (swapped in with the
   world stopped), nextGen, the hidden state, and read-only validity checks;
-* ``live_scavenger_export_test.go`` (package runtime): a background
-  scavenger goroutine of the driver's own, with the stubs of the trace op
+* ``live_scavenger_export_test.go`` (package runtime) and
+  ``live_scavenger_test.go`` (package runtime_test): a background scavenger
+  goroutine of the driver's own, with the stubs of the trace op
   scavenger_wake (version 4);
 * ``live_main_test.go`` (package runtime_test): ``TestPageAllocLive``, which
   speaks the oracle's subprocess protocol (oracle.pagealloc.subprocess) on
@@ -98,6 +99,7 @@ OVERLAY_FILES = (
     "tracegen_export_test.go",
     "live_export_test.go",
     "live_scavenger_export_test.go",
+    "live_scavenger_test.go",
     "live_main_test.go",
     "live_alloc_test.go",
 )

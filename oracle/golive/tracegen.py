@@ -14,10 +14,11 @@ with ``go test -overlay`` (GOROOT itself is never modified):
   live physical / huge page sizes, and a scavenge that can run under
   substitute page sizes (swapped in with the world stopped, only for the
   duration of the call).
-* ``live_scavenger_export_test.go`` (package ``runtime``, shared with the live
-  driver, ``oracle/golive/driver.py``): a background scavenger goroutine of
-  the generator's own (``LiveScavenger``), woken by the ``scavenger`` profile's
-  ``scavenger_wake`` lines with stubs built in the generator.
+* ``live_scavenger_export_test.go`` (package ``runtime``) and
+  ``live_scavenger_test.go`` (package ``runtime_test``), shared with the live
+  driver (``oracle/golive/driver.py``): a background scavenger goroutine of
+  the generator's own (``LiveScavenger``) and its stubs, woken by the
+  ``scavenger`` profile's ``scavenger_wake`` lines.
 * ``go/tracegen_main_test.go`` (package ``runtime_test``) holds
   ``TestPageAllocTraceGen``, which is a no-op unless ``PAGEALLOC_TRACEGEN_SPEC``
   is set. It drives the allocator with a seeded ``math/rand`` stream of
@@ -65,7 +66,12 @@ from oracle.golive.toolchain import Toolchain
 HERE = Path(__file__).resolve().parent
 GO_DIR = HERE / "go"
 DEFAULT_OUT = HERE.parent / "pagealloc" / "traces"
-OVERLAY_FILES = ("tracegen_export_test.go", "live_scavenger_export_test.go", "tracegen_main_test.go")
+OVERLAY_FILES = (
+    "tracegen_export_test.go",
+    "live_scavenger_export_test.go",
+    "live_scavenger_test.go",
+    "tracegen_main_test.go",
+)
 SPEC_ENV = "PAGEALLOC_TRACEGEN_SPEC"
 TEST_NAME = "TestPageAllocTraceGen"
 

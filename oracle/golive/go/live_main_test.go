@@ -1,7 +1,8 @@
 // Live driver for the page allocator (not part of the Go distribution).
 //
 // oracle/golive/driver.py adds this file, live_export_test.go,
-// live_scavenger_export_test.go and tracegen_export_test.go to package
+// live_scavenger_export_test.go, live_scavenger_test.go and
+// tracegen_export_test.go to package
 // runtime's test build with
 // `go test -c -overlay` and runs the resulting test binary directly:
 //
@@ -18,7 +19,7 @@
 //	       grow, free, cache_flush, next_gen and pad, or {"error": "..."} when the
 //	       operation is impossible (nothing is changed then). Version 4's
 //	       scavenger_wake runs the session's background scavenger
-//	       (live_scavenger_export_test.go).
+//	       (live_scavenger_test.go, live_scavenger_export_test.go).
 //	{"op": "hello"}    -> the runtime's own params and version (no header needed).
 //	{"op": "go_state"} -> the allocator's search hint and scavenge cursors,
 //	                      as pages of the trace (null: full heap / cleared).
@@ -88,29 +89,6 @@ type lvSession struct {
 	override   bool
 	phys, huge uintptr
 	scavenger  *lvScavenger // the background scavenger's goroutine, from the first scavenger_wake on
-}
-
-// lvScavenger is the session's background scavenger (runtime.LiveScavenger)
-// and the state of its stubs, which are scavenger_wake's (SPEC.md, "The
-// background scavenger"):
-//
-//   - scavenge(n) is the session's allocator's background scavenge
-//     (TraceGenScavengeBg: with the header's page sizes substituted, the world
-//     stopped, when they differ from the runtime's), taking nsPerPage ns per
-//     page released;
-//   - shouldStop is true once the wake's scavenges released budget bytes;
-//   - the sleep stub sleeps n*sleepPct/100 ns (nothing really sleeps);
-//   - gomaxprocs is procs.
-//
-// The stubs run on the scavenger's goroutine while Wake waits for it.
-type lvScavenger struct {
-	g         *runtime.LiveScavenger
-	budget    uintptr // bytes
-	scavenged uintptr // bytes the scavenge stub released in this wake
-	nsPerPage int64
-	sleepPct  int64
-	procs     int32
-	slept     int64 // ns the sleep stub reported in this wake
 }
 
 // lvParkTimeout bounds each wait for the background scavenger to park (ns).
@@ -523,7 +501,7 @@ func lvFatal(format string, args ...any) {
 }
 
 // scavengerWake wakes the session's background scavenger with the op's stubs
-// (live_scavenger_export_test.go) and writes what it did until it parked.
+// (live_scavenger_test.go) and writes what it did until it parked.
 func (d *lvDriver) scavengerWake(m *lvMsg) {
 	s := d.s
 	budget, ok := d.count("budget", m.Budget, 0)
@@ -542,42 +520,17 @@ func (d *lvDriver) scavengerWake(m *lvMsg) {
 	if !ok {
 		return
 	}
-	sc := s.scavenger
-	if sc == nil {
-		sc = &lvScavenger{}
-		pa, override, phys, huge := s.pa.PageAlloc, s.override, s.phys, s.huge // the allocator's own, ungated call
-		sc.g = lvNewScavenger(
-			func(n int64) int64 {
-				slept := n * sc.sleepPct / 100
-				sc.slept += slept
-				return slept
-			},
-			func(n uintptr) (uintptr, int64) {
-				r := pa.TraceGenScavengeBg(n, override, phys, huge)
-				sc.scavenged += r
-				return r, int64(r/runtime.PageSize) * sc.nsPerPage
-			},
-			func() bool { return sc.scavenged >= sc.budget },
-			func() int32 { return sc.procs },
-		)
-		if sc.g == nil {
+	if s.scavenger == nil {
+		s.scavenger = newLvScavenger(s.pa.PageAlloc, s.override, s.phys, s.huge, lvNewScavenger)
+		if s.scavenger == nil {
 			lvFatal("the background scavenger did not park within %v ns of starting", lvParkTimeout)
 		}
-		s.scavenger = sc
 	}
-	sc.budget, sc.scavenged, sc.nsPerPage, sc.sleepPct, sc.procs, sc.slept =
-		uintptr(budget)*runtime.PageSize, 0, ns, pct, int32(procs), 0
-	w, ok := lvScavengerWake(sc.g)
+	w, ok := s.scavenger.wake(uintptr(budget)*runtime.PageSize, ns, pct, int32(procs), lvScavengerWake)
 	if !ok {
 		lvFatal("the background scavenger did not park within %v ns of a wake", lvParkTimeout)
 	}
-	d.out = append(d.out, `{"released": `...)
-	d.out = strconv.AppendUint(d.out, uint64(w.Released/runtime.PageSize), 10)
-	d.out = fmt.Appendf(d.out, `, "runs": %d, "slept": %d, "ratio": `, w.Runs, sc.slept)
-	d.out = strconv.AppendFloat(d.out, w.Ratio, 'g', -1, 64)
-	d.out = fmt.Appendf(d.out, `, "cooldown": %d, "integral": `, w.Cooldown)
-	d.out = strconv.AppendFloat(d.out, w.Integral, 'g', -1, 64)
-	d.out = append(d.out, '}')
+	d.out = s.scavenger.appendWake(d.out, w)
 }
 
 // bounded reads a required integer field in [min, max].

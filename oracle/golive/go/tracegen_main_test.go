@@ -39,7 +39,6 @@ import (
 	"math/rand"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -192,7 +191,7 @@ func tgRunJob(t *testing.T, job tgJob) {
 	}
 	run(g)
 	g.checkShadow()
-	if g.scav != nil && !g.scav.ls.Stop(tgParkTimeout) {
+	if g.scav != nil && !g.scav.g.Stop(tgParkTimeout) {
 		t.Fatalf("the background scavenger did not end within %d ns", tgParkTimeout)
 	}
 	runtime.FreePageAlloc(g.pa)
@@ -701,31 +700,12 @@ func (g *tgGen) opNextGen() {
 	g.emit("next_gen", `{"op": "next_gen"}`)
 }
 
-// tgScavenger is the trace's background scavenger: a runtime.LiveScavenger
-// (live_scavenger_export_test.go, the goroutine the live driver runs too) and
-// the settings and tallies its stubs share. The stubs are scavenger_wake's
-// (SPEC.md, "The background scavenger"):
-//
-//   - scavenge(n bytes) is the allocator's background scavenge and takes
-//     nsPerPage ns per runtime page it released;
-//   - shouldStop holds once this wake's scavenges released budget bytes;
-//   - the sleep stub, asked for t ns, reports t*sleepPct/100 ns (nothing
-//     really sleeps);
-//   - gomaxprocs is procs.
-//
-// They are made here, in package runtime_test, because package runtime may
-// not build closures that escape to the heap. They run on the scavenger's
-// goroutine only while Wake waits for it, so the fields below are never
-// touched by two goroutines at once.
+// tgScavenger is the trace's background scavenger (live_scavenger_test.go:
+// the goroutine and the stubs the live driver runs too) and the last wake's
+// answer.
 type tgScavenger struct {
-	ls        *runtime.LiveScavenger
-	budget    uintptr // bytes
-	released  uintptr // bytes the scavenge stub released in the wake in progress
-	nsPerPage int64
-	sleepPct  int64
-	procs     int32
-	slept     int64 // ns the sleep stub reported in the wake in progress
-	last      runtime.LiveWake
+	*lvScavenger
+	last runtime.LiveWake
 }
 
 // tgParkTimeout bounds each wait for the scavenger goroutine to park or end
@@ -737,28 +717,16 @@ func (g *tgGen) scavenger() *tgScavenger {
 	if g.scav != nil {
 		return g.scav
 	}
-	sc := &tgScavenger{}
-	pa, override, phys, huge := g.pa, g.override, g.phys, g.huge
-	sc.ls = runtime.NewLiveScavenger(
-		func(asked int64) int64 {
-			n := asked * sc.sleepPct / 100
-			sc.slept += n
-			return n
-		},
-		func(nbytes uintptr) (uintptr, int64) {
-			r := pa.TraceGenScavengeBg(nbytes, override, phys, huge)
-			sc.released += r
-			return r, int64(r/runtime.PageSize) * sc.nsPerPage
-		},
-		func() bool { return sc.released >= sc.budget },
-		func() int32 { return sc.procs },
-		tgParkTimeout,
-	)
-	if sc.ls == nil {
+	start := func(sleep func(int64) int64, scavenge func(uintptr) (uintptr, int64), shouldStop func() bool,
+		procs func() int32) *runtime.LiveScavenger {
+		return runtime.NewLiveScavenger(sleep, scavenge, shouldStop, procs, tgParkTimeout)
+	}
+	sc := newLvScavenger(g.pa, g.override, g.phys, g.huge, start)
+	if sc == nil {
 		g.fatalf("the background scavenger did not park within %d ns of starting", tgParkTimeout)
 	}
-	g.scav = sc
-	return sc
+	g.scav = &tgScavenger{lvScavenger: sc}
+	return g.scav
 }
 
 // scavIntegral is the sleep controller's integral after the last wake (0
@@ -776,14 +744,13 @@ func (g *tgGen) scavIntegral() float64 {
 func (g *tgGen) opScavengerWake(budget, nsPerPage, sleepPct, procs int) runtime.LiveWake {
 	budget = min(budget, g.maxPages) // its bytes must fit a uintptr
 	sc := g.scavenger()
-	sc.budget, sc.released, sc.slept = uintptr(budget)*runtime.PageSize, 0, 0
-	sc.nsPerPage, sc.sleepPct, sc.procs = int64(nsPerPage), int64(sleepPct), int32(procs)
-	w, ok := sc.ls.Wake(tgParkTimeout)
+	w, ok := sc.wake(uintptr(budget)*runtime.PageSize, int64(nsPerPage), int64(sleepPct), int32(procs),
+		func(ls *runtime.LiveScavenger) (runtime.LiveWake, bool) { return ls.Wake(tgParkTimeout) })
 	if !ok {
 		g.fatalf("the background scavenger did not park within %d ns of a wake", tgParkTimeout)
 	}
-	if w.Released != sc.released || w.Released%runtime.PageSize != 0 {
-		g.fatalf("scavenger_wake: the runs released %d bytes, the scavenge stub %d", w.Released, sc.released)
+	if w.Released != sc.scavenged || w.Released%runtime.PageSize != 0 {
+		g.fatalf("scavenger_wake: the runs released %d bytes, the scavenge stub %d", w.Released, sc.scavenged)
 	}
 	if w.Released == 0 {
 		g.counts["scavenger_wake_zero"]++
@@ -793,12 +760,8 @@ func (g *tgGen) opScavengerWake(budget, nsPerPage, sleepPct, procs int) runtime.
 	}
 	b := fmt.Appendf(nil, `{"op": "scavenger_wake", "budget": %d, "ns_per_page": %d, "sleep_pct": %d, "procs": %d, `,
 		budget, nsPerPage, sleepPct, procs)
-	b = fmt.Appendf(b, `"expect": {"released": %d, "runs": %d, "slept": %d, "ratio": `,
-		w.Released/runtime.PageSize, w.Runs, sc.slept)
-	b = strconv.AppendFloat(b, w.Ratio, 'g', -1, 64)
-	b = fmt.Appendf(b, `, "cooldown": %d, "integral": `, w.Cooldown)
-	b = strconv.AppendFloat(b, w.Integral, 'g', -1, 64)
-	b = append(b, "}}"...)
+	b = append(b, `"expect": `...)
+	b = append(sc.appendWake(b, w), '}')
 	g.emit("scavenger_wake", string(b))
 	sc.last = w
 	return w
