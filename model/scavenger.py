@@ -191,7 +191,9 @@ def wake(
 
 
 # The ranges of a trace's scavenger_wake arguments beyond their minimums (oracle.pagealloc.trace), so that
-# no product overflows Go's int64 (the longest sleep asked is under 1e11 ns; times the percentage, 1e15).
+# no product overflows Go's int64: a run's work is under 1 ms plus its last scavenge, which releases at most
+# a few pages and one huge page (4,096 pages at the most), so under 5e10 ns at 1e7 ns a page; the sleep asked,
+# at the smallest ratio 0.001, is under 5e13 ns, and what the timer reports, at 10,000%, under 5e15 < 2**63.
 MAX_NS_PER_PAGE = 10_000_000
 MAX_SLEEP_PERCENT = 10_000
 MAX_PROCS = 1024
@@ -228,7 +230,8 @@ def wake_heap(
         ("procs", procs, 1, MAX_PROCS),
     ):
         if value < low or (high is not None and value > high):
-            raise ParameterError(f"scavenger_wake: {name} must be from {low} to {high or 'any'}, got {value}")
+            bound = f">= {low}" if high is None else f"from {low} to {high}"
+            raise ParameterError(f"scavenger_wake: {name} must be {bound}, got {value}")
     released = 0
 
     def scavenge(npages: int) -> tuple[int, int]:

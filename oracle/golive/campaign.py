@@ -274,7 +274,6 @@ class Sent:
     wanted: list[Any]  # what each line of sent must answer: wants, with the states interleaved if compared
 
 
-
 class _Answered:
     """The answers already received for a stream, behind the protocol, so the one lockstep loop judges them."""
 

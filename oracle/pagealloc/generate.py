@@ -377,6 +377,7 @@ class Generator:
         budget = self.rng.choice([0, 1, 8, 9, 100, 1000, self.free_pages(), WAKE_PAGES, 1 << 30])
         if budget > WAKE_PAGES and self.free_pages() > WAKE_PAGES:
             budget = WAKE_PAGES  # "never stop" only where the heap runs out first
+        budget = min(budget, self.max_npages)  # a page count: its bytes fit the platform's addresses
         ns_per_page = self.rng.choice([300, 1250, 10_000, 125_000, 10_000_000])
         if budget <= 100 and self.rng.random() < 0.3:
             ns_per_page = 1  # a scavenge of one page takes 1 ns: the smallest time a stub reports

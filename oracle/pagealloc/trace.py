@@ -110,6 +110,8 @@ OP_FIELDS: dict[str, dict[str, int]] = {
 # The first trace version that has each op.
 OP_SINCE = {"next_gen": 2, "pad": 3, "scavenger_wake": 4}
 OPS_WITH_RESULT = ("alloc", "cache_fill", "cache_alloc", "scavenge", "scavenger_wake")
+# The fields that count pages (their bytes must fit the platform's addresses: check_in_space).
+PAGE_COUNTS = ("npages", "budget")
 # Ops only the strict reader (parse_op) reads: rare lines, with float fields the quick paths do not check.
 STRICT_ONLY = ("scavenger_wake",)
 # scavenger_wake's expect: its integer fields (each >= 0) and its float64 fields (any finite number).
@@ -270,8 +272,9 @@ def _arch_field(params: dict[str, Any]) -> str:
 def check_in_space(op: Op, params: Params) -> None:
     """TraceError unless the op stays inside the address space of the trace's arch (model.geometry.Arch).
 
-    A grow may name only chunks [first_chunk, chunk_limit); a page count must
-    be below the address space's pages (on 386, its bytes must fit 32 bits).
+    A grow may name only chunks [first_chunk, chunk_limit); a page count
+    (PAGE_COUNTS) must be below the address space's pages (on 386, its bytes
+    must fit 32 bits).
     """
     space = params.space
     args = op.args
@@ -284,13 +287,14 @@ def check_in_space(op: Op, params: Params) -> None:
                 f"grow of chunks [{chunk}, {chunk + nchunks}) leaves the chunks of the {space.name} address "
                 f'space a trace may grow, [{first}, {limit}) (SPEC.md, "Platforms")',
             )
-    npages = args.get("npages")
-    if npages is not None and int(npages) > space.max_npages(params.chunk_pages):
-        raise TraceError(
-            op.line,
-            f"{op.kind}: npages {npages} is not below the {space.name} address space's "
-            f"{space.max_npages(params.chunk_pages) + 1} pages",
-        )
+    for name in PAGE_COUNTS:
+        count = args.get(name)
+        if count is not None and int(count) > space.max_npages(params.chunk_pages):
+            raise TraceError(
+                op.line,
+                f"{op.kind}: {name} {count} is not below the {space.name} address space's "
+                f"{space.max_npages(params.chunk_pages) + 1} pages",
+            )
 
 
 def read_header_and_ops(path: Path) -> tuple[Params, Iterator[Op]]:
@@ -315,7 +319,7 @@ def space_check(params: Params) -> Callable[[list[Op]], bool]:
             if op.kind == "grow":
                 if args["chunk"] < first or args["chunk"] + args["nchunks"] > limit:
                     return False
-            elif args.get("npages", 0) > max_npages:
+            elif args.get("npages", 0) > max_npages or args.get("budget", 0) > max_npages:
                 return False
         return True
 

@@ -237,9 +237,15 @@ def bad_line_cases() -> Iterator[Case]:
         "ratio-nan": (header4, wake.format(1, expect.format("NaN")), "NaN"),
         "ratio-1e400": (header4, wake.format(1, expect.format("1e400")), "'ratio' must be a finite number"),
         "ratio-10**400": (header4, wake.format(1, expect.format("1" + "0" * 39)), None),
+        "386-budget-2**19": (
+            header4.replace('"huge_page_pages": 0}', '"huge_page_pages": 0, "arch": "386"}'),
+            wake.format(1, "").replace('"budget": 8', '"budget": 524288'),
+            "budget 524288 is not below the 386 address space's 524288 pages",
+        ),
     }
     for name, (header, line, says) in bad_wake.items():
-        text = "\n".join([header, GROW, line]) + "\n"
+        grow = GROW if '"arch": "386"' not in header else GROW.replace('"chunk": 0', '"chunk": 1')
+        text = "\n".join([header, grow, line]) + "\n"
         if says is None:  # a 40-digit integer is a finite float64: read, then a mismatch (exit 1)
             yield Case(f"wake-{name}", ("replay", "{dir}/bad.jsonl"), 1, ("line 3:",), (("bad.jsonl", text.encode()),))
             continue
