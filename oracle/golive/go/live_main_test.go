@@ -2,8 +2,7 @@
 //
 // oracle/golive/driver.py adds this file, live_export_test.go,
 // live_scavenger_export_test.go, live_scavenger_test.go and
-// tracegen_export_test.go to package
-// runtime's test build with
+// tracegen_export_test.go to package runtime's test build with
 // `go test -c -overlay` and runs the resulting test binary directly:
 //
 //	PAGEALLOC_LIVE=1 runtime.test -test.run='^TestPageAllocLive$'
@@ -275,12 +274,17 @@ func (d *lvDriver) handle(line []byte) {
 
 // count reads a required integer field with a minimum (and lvMaxCount as maximum).
 func (d *lvDriver) count(name string, v *int64, min int64) (int64, bool) {
+	return d.bounded(name, v, min, lvMaxCount)
+}
+
+// bounded reads a required integer field in [min, max].
+func (d *lvDriver) bounded(name string, v *int64, min, max int64) (int64, bool) {
 	if v == nil {
 		d.fail("missing field %q", name)
 		return 0, false
 	}
-	if *v < min || *v > lvMaxCount {
-		d.fail("field %q must be from %d to %d, got %d", name, min, lvMaxCount, *v)
+	if *v < min || *v > max {
+		d.fail("field %q must be from %d to %d, got %d", name, min, max, *v)
 		return 0, false
 	}
 	return *v, true
@@ -531,19 +535,6 @@ func (d *lvDriver) scavengerWake(m *lvMsg) {
 		lvFatal("the background scavenger did not park within %v ns of a wake", lvParkTimeout)
 	}
 	d.out = s.scavenger.appendWake(d.out, w)
-}
-
-// bounded reads a required integer field in [min, max].
-func (d *lvDriver) bounded(name string, v *int64, min, max int64) (int64, bool) {
-	if v == nil {
-		d.fail("missing field %q", name)
-		return 0, false
-	}
-	if *v < min || *v > max {
-		d.fail("scavenger_wake: %s must be from %d to %d, got %d", name, min, max, *v)
-		return 0, false
-	}
-	return *v, true
 }
 
 func (d *lvDriver) goState() {
